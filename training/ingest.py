@@ -20,9 +20,9 @@ from dataclasses import asdict
 from pathlib import Path, PurePosixPath
 
 import numpy as np
-from imageauth.preprocess import ImageError, load_image
 from tqdm import tqdm
 
+from imageauth.preprocess import ImageError, load_image
 from training.params import load_params
 from training.sources import fetch
 from training.split import Record, assign_splits
@@ -97,8 +97,10 @@ def ingest(
     output_dir.mkdir(parents=True, exist_ok=True)
     for split in SPLITS:
         rows = [r for r in records if r.split == split]
-        images = np.stack([pixels_by_path[r.path] for r in rows]) if rows else np.zeros(
-            (0, image_size, image_size, 3), np.uint8
+        images = (
+            np.stack([pixels_by_path[r.path] for r in rows])
+            if rows
+            else np.zeros((0, image_size, image_size, 3), np.uint8)
         )
         np.save(output_dir / f"{split}_images.npy", images)
         np.save(output_dir / f"{split}_labels.npy", np.array([labels.index(r.label) for r in rows], np.uint8))
@@ -108,8 +110,7 @@ def ingest(
         "image_size": image_size,
         "labels": labels,
         "counts": {
-            split: dict(sorted(Counter(r.label for r in records if r.split == split).items()))
-            for split in SPLITS
+            split: dict(sorted(Counter(r.label for r in records if r.split == split).items())) for split in SPLITS
         },
         **asdict(split_report),
         "rejected_count": len(rejected),

@@ -32,9 +32,7 @@ class SplitReport:
     conflicting_labels_dropped: int = 0
 
 
-def assign_splits(
-    records: list[Record], val_fraction: float, seed: int
-) -> tuple[list[Record], SplitReport]:
+def assign_splits(records: list[Record], val_fraction: float, seed: int) -> tuple[list[Record], SplitReport]:
     report = SplitReport()
     labels_by_hash: dict[str, set[str]] = defaultdict(set)
     for record in records:
@@ -60,9 +58,7 @@ def assign_splits(
     rng = random.Random(seed)
     result = [r for r in kept if r.split == "test"]
     for label in sorted({r.label for r in kept}):
-        train_records = sorted(
-            (r for r in kept if r.split == "train" and r.label == label), key=lambda r: r.sha256
-        )
+        train_records = sorted((r for r in kept if r.split == "train" and r.label == label), key=lambda r: r.sha256)
         rng.shuffle(train_records)
         n_val = round(len(train_records) * val_fraction)
         result.extend(replace(r, split="val") for r in train_records[:n_val])

@@ -137,8 +137,13 @@ def train(
     x_val, y_val = load_split(data_dir, "val")
     batch_size = train_config["batch_size"]
     train_ds = make_dataset(
-        x_train, y_train, batch_size, training=True, seed=seed,
-        flip=train_config["augment"]["flip"], translate=train_config["augment"]["translate"],
+        x_train,
+        y_train,
+        batch_size,
+        training=True,
+        seed=seed,
+        flip=train_config["augment"]["flip"],
+        translate=train_config["augment"]["translate"],
     )
     val_ds = make_dataset(x_val, y_val, batch_size, training=False)
     steps = -(-len(x_train) // batch_size)
@@ -155,8 +160,12 @@ def train(
     best_path = state_dir / "best.keras"
     phases = [
         ("head", train_config["head_epochs"], 0, train_config["learning_rate"]),
-        ("fine_tune", train_config["epochs"], train_config["fine_tune_blocks"],
-         train_config["fine_tune_learning_rate"]),
+        (
+            "fine_tune",
+            train_config["epochs"],
+            train_config["fine_tune_blocks"],
+            train_config["fine_tune_learning_rate"],
+        ),
     ]
     for name, epochs, blocks, peak in phases:
         if epochs <= 0 or name in state["completed_phases"]:
@@ -176,18 +185,24 @@ def train(
             keras.callbacks.BackupAndRestore(str(state_dir / f"backup_{name}")),
             keras.callbacks.CSVLogger(str(history_csv), append=True),
             keras.callbacks.ModelCheckpoint(
-                str(best_path), monitor="val_loss", save_best_only=True,
+                str(best_path),
+                monitor="val_loss",
+                save_best_only=True,
                 initial_value_threshold=_best_val_loss(history_csv),
             ),
             keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=train_config["early_stopping_patience"],
+                monitor="val_loss",
+                patience=train_config["early_stopping_patience"],
                 restore_best_weights=False,
             ),
             MlflowEpochLogger(name),
             ThroughputLogger(batch_size, steps),
         ]
         model.fit(
-            train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks,
+            train_ds,
+            validation_data=val_ds,
+            epochs=epochs,
+            callbacks=callbacks,
             verbose=1 if sys.stdout.isatty() else 2,
         )
         state["seconds"] += time.monotonic() - started
@@ -217,11 +232,9 @@ def _finish(state, state_dir, output_dir, history_csv, best_path, n_train, n_val
         "hardware": _hardware(),
     }
     (output_dir / "train.json").write_text(json.dumps(summary, indent=2))
-    plots = output_dir.parent / "plots" if output_dir.name == "models" else output_dir
-    plots.mkdir(parents=True, exist_ok=True)
-    plot_learning_curves(history_csv, plots / "learning_curves.png")
+    plot_learning_curves(history_csv, output_dir / "learning_curves.png")
     mlflow.log_metrics({"best_val_loss": summary["val_loss"], "best_val_accuracy": summary["val_accuracy"]})
-    mlflow.log_artifact(str(plots / "learning_curves.png"), "plots")
+    mlflow.log_artifact(str(output_dir / "learning_curves.png"), "plots")
     mlflow.log_artifact(str(output_dir / "model.keras"), "keras_model")
     mlflow.log_artifact(str(output_dir / "history.csv"), "training")
     mlflow.end_run()

@@ -9,7 +9,9 @@ checks both sides against it.
 The model input is RGB uint8 pixels, `size` x `size`, made as follows:
 
 1. Only JPEG, PNG, WebP, GIF, BMP and TIFF are opened; anything else is
-   `unsupported_media_type` (415).
+   `unsupported_media_type` (415). A file that starts with one of those
+   formats' signatures but cannot be opened is corrupt, not foreign:
+   `undecodable_image` (415).
 2. The pixel count from the header is checked *before* decoding, so a
    decompression bomb costs a header read, not gigabytes (413).
 3. Large JPEGs are decoded with libjpeg's DCT scaling ("draft" mode) to no
@@ -35,6 +37,18 @@ from PIL import Image, ImageOps
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
 DEFAULT_MAX_PIXELS = 50_000_000
 DRAFT_FACTOR = 4
+# Leading bytes of the allowed formats (WebP is checked apart: RIFF....WEBP).
+SIGNATURES = (
+    b"\xff\xd8\xff",  # JPEG
+    b"\x89PNG\r\n\x1a\n",
+    b"GIF87a",
+    b"GIF89a",
+    b"BM",
+    b"II*\x00",  # TIFF, little-endian
+    b"MM\x00*",  # TIFF, big-endian
+    b"II+\x00",  # BigTIFF
+    b"MM\x00+",
+)
 
 # Our own pixel limit is checked before decoding; Pillow's global guard would
 # only duplicate it with a different message, and warn below our limit.
@@ -86,12 +100,16 @@ def load_image(
     if max_bytes is not None and len(data) > max_bytes:
         raise too_many_bytes(len(data), max_bytes)
     image = _open(data, max_pixels)
+    # Draft decoding and EXIF orientation both return other images: keep what
+    # the caller reports (format, full-resolution size) from the file itself.
+    image_format = image.format
+    header_size = image.size
     try:
-        if image.format == "JPEG":
+        if image_format == "JPEG":
             image.draft(None, (size * DRAFT_FACTOR, size * DRAFT_FACTOR))
         image.load()
-        image = _apply_orientation(image)
-        rgb = to_rgb(image)
+        oriented = _apply_orientation(image)
+        rgb = to_rgb(oriented)
         pixels = resize_center_square(rgb, size)
     except ImageError:
         raise
@@ -101,13 +119,21 @@ def load_image(
             "The file looks like an image but could not be decoded (truncated or corrupt).",
             415,
         ) from error
-    return DecodedImage(pixels=pixels, width=rgb.width, height=rgb.height, format=image.format)
+    # An orientation of 5 to 8 swaps the axes; draft scaling never does.
+    width, height = header_size if oriented.size == image.size else header_size[::-1]
+    return DecodedImage(pixels=pixels, width=width, height=height, format=image_format)
 
 
 def _open(data: bytes, max_pixels: int) -> Image.Image:
     try:
         image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
     except Exception as error:  # noqa: BLE001 - unidentifiable or broken header
+        if data.startswith(SIGNATURES) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP"):
+            raise ImageError(
+                "undecodable_image",
+                "The file starts like a supported image but its header is corrupt or truncated.",
+                415,
+            ) from error
         raise ImageError(
             "unsupported_media_type",
             "The file is not an image in a supported format "
@@ -140,10 +166,8 @@ def to_rgb(image: Image.Image) -> Image.Image:
         return image
     if mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
         grey = np.asarray(image, dtype=np.float64)
-        if mode == "F":
-            grey = np.clip(grey, 0, 255)
-        else:
-            grey = np.clip(grey, 0, 65535) / 257.0
+        # Float greys are taken as already 0-255; integer greys as 16-bit (0-65535).
+        grey = np.clip(grey, 0, 255) if mode == "F" else np.clip(grey, 0, 65535) / 257.0
         return Image.fromarray(np.round(grey).astype(np.uint8), "L").convert("RGB")
     if mode in ("RGBA", "LA", "PA", "La", "RGBa") or (
         mode == "P" and "transparency" in image.info

@@ -1,0 +1,69 @@
+"""Classification metrics at an operating threshold, and how that threshold is chosen.
+
+The threshold is always chosen on the validation split and then applied,
+unchanged, to the test split: choosing it on test would report a number no
+user will ever see.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+    roc_curve,
+)
+
+ECE_BINS = 15
+
+
+def expected_calibration_error(labels: np.ndarray, probabilities: np.ndarray, bins: int = ECE_BINS) -> float:
+    """ECE of P(fake) over equal-width bins: how far stated confidence is from observed frequency."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(probabilities, edges[1:-1]), 0, bins - 1)
+    error = 0.0
+    for index in range(bins):
+        members = which == index
+        if members.any():
+            error += members.mean() * abs(labels[members].mean() - probabilities[members].mean())
+    return float(error)
+
+
+def choose_threshold(labels: np.ndarray, probabilities: np.ndarray, strategy: str, target_fpr: float) -> float:
+    if strategy == "max_accuracy":
+        candidates = np.unique(np.concatenate([probabilities, [0.5]]))
+        accuracies = [((probabilities >= t) == labels).mean() for t in candidates]
+        best = candidates[int(np.argmax(accuracies))]
+        return float(best)
+    if strategy == "target_fpr":
+        fpr, _, thresholds = roc_curve(labels, probabilities)
+        allowed = np.flatnonzero(fpr <= target_fpr)
+        return float(min(thresholds[allowed[-1]], 1.0))
+    raise ValueError(f"unknown threshold strategy {strategy!r} (max_accuracy or target_fpr)")
+
+
+def classification_metrics(labels: np.ndarray, probabilities: np.ndarray, threshold: float) -> dict:
+    predicted = (probabilities >= threshold).astype(int)
+    true_negative, false_positive, false_negative, true_positive = confusion_matrix(
+        labels, predicted, labels=[0, 1]
+    ).ravel()
+    return {
+        "accuracy": float(accuracy_score(labels, predicted)),
+        "precision": float(precision_score(labels, predicted, zero_division=0)),
+        "recall": float(recall_score(labels, predicted, zero_division=0)),
+        "f1": float(f1_score(labels, predicted, zero_division=0)),
+        "roc_auc": float(roc_auc_score(labels, probabilities)) if len(set(labels)) > 1 else float("nan"),
+        "ece": expected_calibration_error(labels, probabilities),
+        "false_positive_rate": float(false_positive / max(false_positive + true_negative, 1)),
+        "confusion": {
+            "true_real": int(true_negative),
+            "real_called_fake": int(false_positive),
+            "fake_called_real": int(false_negative),
+            "true_fake": int(true_positive),
+        },
+        "images": int(len(labels)),
+    }
