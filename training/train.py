@@ -28,6 +28,7 @@ from pathlib import Path
 
 import keras
 import mlflow
+import numpy as np
 
 from training import tracking
 from training.dataset import load_split, make_dataset
@@ -84,7 +85,7 @@ def _load_state(state_dir: Path, fingerprint: str) -> dict:
     if state_dir.exists():
         shutil.rmtree(state_dir)
     state_dir.mkdir(parents=True)
-    return {"fingerprint": fingerprint, "completed_phases": [], "seconds": 0.0}
+    return {"fingerprint": fingerprint, "completed_phases": [], "started": time.time()}
 
 
 def _save_state(state_dir: Path, state: dict) -> None:
@@ -180,7 +181,6 @@ def train(
             loss="binary_crossentropy",
             metrics=["accuracy", keras.metrics.AUC(name="auc")],
         )
-        started = time.monotonic()
         callbacks = [
             keras.callbacks.BackupAndRestore(str(state_dir / f"backup_{name}")),
             keras.callbacks.CSVLogger(str(history_csv), append=True),
@@ -205,22 +205,24 @@ def train(
             callbacks=callbacks,
             verbose=1 if sys.stdout.isatty() else 2,
         )
-        state["seconds"] += time.monotonic() - started
         state["completed_phases"].append(name)
         _save_state(state_dir, state)
 
-    return _finish(state, state_dir, output_dir, history_csv, best_path, len(x_train), len(x_val))
+    return _finish(state, state_dir, output_dir, history_csv, best_path, len(x_train), len(x_val), base_model_path)
 
 
-def _finish(state, state_dir, output_dir, history_csv, best_path, n_train, n_val) -> dict:
+def _summary(state, state_dir, output_dir, history_csv, best_path, n_train, n_val, base_model_path) -> dict:
+    """Copy the best model and history to the stage outputs and describe them in `train.json`."""
     output_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(best_path, output_dir / "model.keras")
     shutil.copyfile(history_csv, output_dir / "history.csv")
     with open(history_csv, newline="") as handle:
         rows = list(csv.DictReader(handle))
     best = min(rows, key=lambda row: float(row["val_loss"]))
+    started = state.get("started") or base_model_path.stat().st_mtime
     summary = {
         "mlflow_run_id": state["mlflow_run_id"],
+        "complete": "fine_tune" in state["completed_phases"],
         "epochs_run": len(rows),
         "best_epoch": int(best["epoch"]) + 1,
         "val_loss": float(best["val_loss"]),
@@ -228,17 +230,48 @@ def _finish(state, state_dir, output_dir, history_csv, best_path, n_train, n_val
         "val_auc": float(best["val_auc"]),
         "train_images": n_train,
         "val_images": n_val,
-        "training_seconds": round(state["seconds"], 1),
+        # Wall-clock from the first epoch's start to the last epoch's end, resumes included.
+        "training_seconds": round(history_csv.stat().st_mtime - started, 1),
         "hardware": _hardware(),
     }
     (output_dir / "train.json").write_text(json.dumps(summary, indent=2))
     plot_learning_curves(history_csv, output_dir / "learning_curves.png")
+    return summary
+
+
+def _finish(state, state_dir, output_dir, history_csv, best_path, n_train, n_val, base_model_path) -> dict:
+    summary = _summary(state, state_dir, output_dir, history_csv, best_path, n_train, n_val, base_model_path)
     mlflow.log_metrics({"best_val_loss": summary["val_loss"], "best_val_accuracy": summary["val_accuracy"]})
     mlflow.log_artifact(str(output_dir / "learning_curves.png"), "plots")
     mlflow.log_artifact(str(output_dir / "model.keras"), "keras_model")
     mlflow.log_artifact(str(output_dir / "history.csv"), "training")
+    mlflow.log_artifact(str(output_dir / "train.json"), "training")
     mlflow.end_run()
     shutil.rmtree(state_dir)
+    return summary
+
+
+def snapshot(data_dir: Path, base_model_path: Path, output_dir: Path, state_dir: Path) -> dict:
+    """Outputs from the best epoch so far of a training still in progress (or interrupted).
+
+    The state is left in place, so training can resume afterwards; `train.json`
+    says `"complete": false`. This is how a model is shipped from a run that a
+    machine's time limit cut short: honestly labelled, and improvable later.
+    """
+    state = json.loads((state_dir / "state.json").read_text())
+    best_path = state_dir / "best.keras"
+    if not best_path.exists():
+        raise FileNotFoundError(f"no finished epoch yet in {state_dir}")
+    n_train = len(np.load(data_dir / "train_labels.npy"))
+    n_val = len(np.load(data_dir / "val_labels.npy"))
+    summary = _summary(
+        state, state_dir, output_dir, state_dir / "history.csv", best_path, n_train, n_val, base_model_path
+    )
+    tracking.configure()
+    with mlflow.start_run(run_id=state["mlflow_run_id"]):
+        mlflow.log_metrics({"best_val_loss": summary["val_loss"], "best_val_accuracy": summary["val_accuracy"]})
+        mlflow.log_artifact(str(output_dir / "model.keras"), "keras_model")
+        mlflow.log_artifact(str(output_dir / "train.json"), "training")
     return summary
 
 
@@ -272,14 +305,27 @@ def _tf_version() -> str:
 
 
 def main() -> None:
-    argparse.ArgumentParser(description=__doc__).parse_args()
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--snapshot",
+        action="store_true",
+        help="write the outputs from the best epoch so far of an unfinished run, and keep its state",
+    )
+    arguments = parser.parse_args()
     params = load_params()
     model_section = params["prepare_base_model"]
+    data_dir = Path(params["ingest"]["output_dir"])
+    base_model_path = Path(model_section["output"])
+    output_dir = Path(params["train"]["output_dir"])
+    state_dir = Path(params["train"]["state_dir"])
+    if arguments.snapshot:
+        print(json.dumps(snapshot(data_dir, base_model_path, output_dir, state_dir), indent=2))
+        return
     summary = train(
-        data_dir=Path(params["ingest"]["output_dir"]),
-        base_model_path=Path(model_section["output"]),
-        output_dir=Path(params["train"]["output_dir"]),
-        state_dir=Path(params["train"]["state_dir"]),
+        data_dir=data_dir,
+        base_model_path=base_model_path,
+        output_dir=output_dir,
+        state_dir=state_dir,
         model_config={
             "image_size": params["base"]["image_size"],
             "weights": model_section["weights"],

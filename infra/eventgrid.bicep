@@ -1,0 +1,64 @@
+// The Event Grid subscription that delivers BlobCreated events in `images` to the blob trigger.
+//
+// It is a separate deployment, run by the deploy workflow after the code is deployed, because
+// its endpoint carries the `blobs_extension` system key, which exists only once the Functions
+// host has started with the blob trigger loaded, and because Event Grid validates the endpoint
+// when the subscription is created. It is Bicep rather than an az CLI call so that the filter,
+// schema and retry policy are reviewed, what-if'd and redeployed like the rest of the
+// infrastructure. The workflow reads the key at deploy time and passes it as a secure
+// parameter: it is never stored in the repository, in GitHub or in the deployment history.
+targetScope = 'resourceGroup'
+
+@description('Name of the storage account\'s Event Grid system topic (output AZURE_EVENTGRID_SYSTEM_TOPIC_NAME).')
+param systemTopicName string
+
+@description('Name of the function app (output AZURE_FUNCTION_APP_NAME).')
+param functionAppName string
+
+@secure()
+@description('The function app\'s blobs_extension system key.')
+param blobsExtensionKey string
+
+@description('Name of the blob-trigger function, as registered by the Python v2 programming model.')
+param functionName string = 'process_image'
+
+@description('Container whose new blobs trigger the function.')
+param containerName string = 'images'
+
+param subscriptionName string = 'images-to-process-image'
+
+resource functionApp 'Microsoft.Web/sites@2024-04-01' existing = {
+  name: functionAppName
+}
+
+resource systemTopic 'Microsoft.EventGrid/systemTopics@2022-06-15' existing = {
+  name: systemTopicName
+}
+
+resource blobCreated 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15' = {
+  parent: systemTopic
+  name: subscriptionName
+  properties: {
+    destination: {
+      endpointType: 'WebHook'
+      properties: {
+        endpointUrl: 'https://${functionApp.properties.defaultHostName}/runtime/webhooks/blobs?functionName=Host.Functions.${functionName}&code=${blobsExtensionKey}'
+        maxEventsPerBatch: 1
+        preferredBatchSizeInKilobytes: 64
+      }
+    }
+    filter: {
+      includedEventTypes: [
+        'Microsoft.Storage.BlobCreated'
+      ]
+      subjectBeginsWith: '/blobServices/default/containers/${containerName}/blobs/'
+    }
+    eventDeliverySchema: 'EventGridSchema'
+    retryPolicy: {
+      maxDeliveryAttempts: 30
+      eventTimeToLiveInMinutes: 1440
+    }
+  }
+}
+
+output EVENT_SUBSCRIPTION_NAME string = blobCreated.name

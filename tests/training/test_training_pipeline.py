@@ -1,0 +1,148 @@
+"""The whole pipeline through real `dvc repro` on the demo data: stages, caching, MLflow, export.
+
+One module-scoped run keeps the cost to a few minutes: the first `dvc repro`
+builds everything from the default params.yaml (so the default is what is
+tested), later tests ask DVC what it would re-run and read what it wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pytest
+from mlflow.tracking import MlflowClient
+
+from imageauth.model import Detector
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
+
+COPIED = ["training", "function_app/imageauth", "dvc.yaml", "params.yaml", ".dvc/config", ".dvcignore"]
+BIN = Path(sys.executable).parent
+
+
+def run(command: list[str], cwd: Path) -> str:
+    environment = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    environment.pop("MLFLOW_TRACKING_URI", None)
+    environment.pop("IMAGEAUTH_PARAMS", None)
+    result = subprocess.run(command, cwd=cwd, env=environment, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, f"{command} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    return result.stdout + result.stderr
+
+
+def stages_run(output: str) -> list[str]:
+    return re.findall(r"Running stage '([a-z_]+)'", output)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, repo_root: Path) -> Path:
+    root = tmp_path_factory.mktemp("pipeline")
+    for name in COPIED:
+        source = repo_root / name
+        if source.is_dir():
+            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, root / name)
+    (root / ".gitignore").write_text("/data/\n/models/\n/mlflow.db\n/mlruns/\n/.train_state/\n")
+    run(["git", "init", "-q"], root)
+    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "add", "-A"], root)
+    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "init"], root)
+    output = run(["dvc", "repro"], root)
+    assert stages_run(output) == ["demo_data", "ingest", "prepare_base_model", "train", "evaluate", "export"]
+    return root
+
+
+def test_every_stage_writes_its_outputs(project: Path):
+    for path in [
+        "data/demo/train/REAL", "data/prepared/manifest.csv", "models/base_model.keras", "models/model.keras",
+        "models/train.json", "models/learning_curves.png", "metrics/evaluate.json", "metrics/export.json",
+        "plots/roc.png", "plots/confusion_matrix.png", "plots/mistakes.png", "plots/roc.json",
+        "models/export/model.tflite", "models/export/model.json",
+    ]:
+        assert (project / path).exists(), path
+
+
+def test_demo_model_is_clearly_above_chance(project: Path):
+    report = json.loads((project / "metrics/evaluate.json").read_text())
+    assert report["test"]["images"] == 200
+    assert report["test"]["accuracy"] >= 0.75
+    assert report["test"]["roc_auc"] >= 0.8
+
+
+def test_mlflow_run_holds_params_metrics_artifacts_and_registry_entry(project: Path):
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
+    try:
+        client = MlflowClient()
+        experiment = client.get_experiment_by_name("imageauth")
+        runs = client.search_runs([experiment.experiment_id])
+        assert len(runs) == 1
+        run_data = runs[0].data
+        assert run_data.params["train.epochs"] == "3"
+        assert {"test_accuracy", "threshold", "val_loss", "tflite_accuracy"} <= set(run_data.metrics)
+        assert len(client.get_metric_history(runs[0].info.run_id, "val_loss")) == 3  # one per epoch
+        artifacts = {a.path for a in client.list_artifacts(runs[0].info.run_id)}
+        assert {"keras_model", "plots", "tflite"} <= artifacts
+        versions = client.search_model_versions("name='imageauth-detector'")
+        assert [v.run_id for v in versions] == [runs[0].info.run_id]
+    finally:
+        mlflow.set_tracking_uri(None)
+
+
+def test_exported_model_card_and_variants(project: Path):
+    card = json.loads((project / "models/export/model.json").read_text())
+    export = json.loads((project / "metrics/export.json").read_text())
+    model_bytes = (project / "models/export/model.tflite").read_bytes()
+    assert card["variant"] == export["chosen"] in ("float32", "dynamic_range", "int8")
+    assert card["version"] == export["version"] and len(card["version"]) == 12
+    assert card["image_size"] == 32 and card["labels"] == ["real", "fake"]
+    assert card["dataset"]["counts"]["test"] == {"fake": 100, "real": 100}
+    assert len(model_bytes) == export["variants"][card["variant"]]["size_bytes"]
+    # The smallest variant within the allowed accuracy drop is the one shipped.
+    keras_accuracy = export["keras"]["accuracy"]
+    eligible = {n: v for n, v in export["variants"].items() if v["accuracy"] >= keras_accuracy - 0.003}
+    assert card["variant"] == min(eligible, key=lambda n: eligible[n]["size_bytes"])
+
+
+def test_tflite_variants_match_keras_within_stated_tolerances(project: Path):
+    """float32 is the same graph (rounding only); dynamic-range quantises weights; int8 also activations."""
+    variants = json.loads((project / "metrics/export.json").read_text())["variants"]
+    assert variants["float32"]["max_abs_diff_vs_keras"] < 1e-4
+    assert variants["dynamic_range"]["mean_abs_diff_vs_keras"] < 0.02
+    assert variants["int8"]["mean_abs_diff_vs_keras"] < 0.05
+    for variant in variants.values():
+        assert variant["verdict_agreement_vs_keras"] >= 0.95
+
+
+def test_exported_model_needs_no_flex_ops_and_runs_in_litert(project: Path, capsys):
+    import tensorflow as tf
+
+    model_bytes = (project / "models/export/model.tflite").read_bytes()
+    tf.lite.experimental.Analyzer.analyze(model_content=model_bytes)
+    listing = capsys.readouterr().out
+    assert "Op#0" in listing and "Flex" not in listing
+    detector = Detector.from_dir(project / "models/export")
+    test_images = np.load(project / "data/prepared/test_images.npy")[:8]
+    assert detector.predict(test_images).shape == (8,)
+
+
+def test_second_repro_does_nothing(project: Path):
+    output = run(["dvc", "repro"], project)
+    assert stages_run(output) == []
+    assert "up to date" in output
+
+
+def test_train_param_change_reruns_train_evaluate_export_only(project: Path):
+    output = run(["dvc", "exp", "run", "-S", "train.epochs=2"], project)
+    assert stages_run(output) == ["train", "evaluate", "export"]
+    history = (project / "models/history.csv").read_text().strip().splitlines()
+    assert len(history) == 1 + 2  # header + two epochs
+    metrics = run(["dvc", "metrics", "show"], project)
+    assert "metrics/evaluate.json" in metrics and "test.accuracy" in metrics
