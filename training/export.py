@@ -15,6 +15,7 @@ experiment by a validation metric instead of this pipeline's own model.
 from __future__ import annotations
 
 import argparse
+import csv
 import hashlib
 import json
 import tempfile
@@ -190,11 +191,41 @@ def export(
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "model.tflite").write_bytes(blobs[chosen])
     (output_dir / "model.json").write_text(json.dumps(card, indent=2) + "\n")
+    reference = _reference_predictions(data_dir, y_test, keras_probabilities, blobs[chosen], x_test, threshold)
+    (output_dir / "reference_predictions.json").write_text(json.dumps(reference, indent=1) + "\n")
     metrics_dir.mkdir(parents=True, exist_ok=True)
     summary = {"chosen": chosen, "keras": keras_metrics, "variants": results, "version": card["version"]}
     (metrics_dir / "export.json").write_text(json.dumps(summary, indent=2))
     _register(source["run_id"], output_dir, results[chosen])
     return card
+
+
+def _reference_predictions(data_dir, labels, keras_probabilities, model_bytes, images, threshold, per_class=24):
+    """A fixed sample of test files with the Keras and shipped-model probabilities, shipped with the model.
+
+    The model tests re-decode these files from the dataset (when it is present)
+    and check that LiteRT, the API and the CLI still give these numbers.
+    """
+    with open(data_dir / "manifest.csv", newline="") as handle:
+        rows = [row for row in csv.DictReader(handle) if row["split"] == "test"]
+    chosen = []
+    for label in (0, 1):
+        members = sorted((i for i in range(len(rows)) if labels[i] == label), key=lambda i: rows[i]["sha256"])
+        chosen.extend(members[:per_class])
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "model.tflite"
+        path.write_bytes(model_bytes)
+        shipped = Detector(path, {"threshold": threshold}).predict(images[chosen])
+    return [
+        {
+            "path": rows[i]["path"],
+            "sha256": rows[i]["sha256"],
+            "label": int(labels[i]),
+            "keras_probability_fake": round(float(keras_probabilities[i]), 6),
+            "model_probability_fake": float(probability),
+        }
+        for i, probability in zip(chosen, shipped, strict=True)
+    ]
 
 
 def _model_card(

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 API_BASE_URL_LINE = re.compile(r'^export const API_BASE_URL = "[^"]*";$', re.MULTILINE)
 PLACEHOLDER = "__API_ORIGIN__"
 CSP_HEADER = "Content-Security-Policy"
+META_CSP = re.compile(r'(<meta http-equiv="Content-Security-Policy" content=")([^"]+)(">)')
 
 
 def origin_of(url: str) -> str:
@@ -54,6 +55,14 @@ def configure_csp(policy: str, origin: str) -> str:
     raise ValueError("the Content-Security-Policy has no connect-src directive")
 
 
+def configure_meta_csp(html: str, origin: str) -> str:
+    """The same change in index.html's CSP meta tag, which the browser enforces alongside the header."""
+    updated, count = META_CSP.subn(lambda match: match[1] + configure_csp(match[2], origin) + match[3], html)
+    if count != 1:
+        raise ValueError("index.html must contain exactly one Content-Security-Policy meta tag")
+    return updated
+
+
 def configure_site(site_dir: Path, api_base_url: str) -> None:
     origin = origin_of(api_base_url)
     config_js = site_dir / "config.js"
@@ -65,6 +74,8 @@ def configure_site(site_dir: Path, api_base_url: str) -> None:
         raise ValueError(f"{swa_config_path} has no globalHeaders.{CSP_HEADER}")
     headers[CSP_HEADER] = configure_csp(headers[CSP_HEADER], origin)
     swa_config_path.write_text(json.dumps(swa_config, indent=2) + "\n", encoding="utf-8")
+    index_html = site_dir / "index.html"
+    index_html.write_text(configure_meta_csp(index_html.read_text(encoding="utf-8"), origin), encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:

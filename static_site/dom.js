@@ -1,0 +1,70 @@
+// Small DOM and formatting helpers shared by the page's modules.
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+// Each verdict has its own shape as well as its own colour, so colour is never the only signal.
+const ICON_PATHS = {
+  real: "M12 2a10 10 0 100 20 10 10 0 000-20zm-1.2 14.2L6.6 12l1.4-1.4 2.8 2.8 5.2-5.2 1.4 1.4-6.6 6.6z",
+  fake: "M12 2l2.2 7.8L22 12l-7.8 2.2L12 22l-2.2-7.8L2 12l7.8-2.2L12 2z",
+  error: "M12 2L1 21h22L12 2zm1 15h-2v2h2v-2zm0-7h-2v5h2v-5z",
+};
+
+/** Create an element; `text` sets textContent, `attrs` sets attributes. */
+export function el(tag, { className, text, attrs } = {}, children = []) {
+  const node = document.createElement(tag);
+  if (className) {
+    node.className = className;
+  }
+  if (text !== undefined) {
+    node.textContent = text;
+  }
+  for (const [name, value] of Object.entries(attrs ?? {})) {
+    node.setAttribute(name, value);
+  }
+  node.append(...children);
+  return node;
+}
+
+/** A decorative inline SVG icon; the text next to it carries the meaning. */
+export function icon(name) {
+  const svg = document.createElementNS(SVG_NS, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("focusable", "false");
+  svg.setAttribute("class", `icon icon-${name}`);
+  const path = document.createElementNS(SVG_NS, "path");
+  path.setAttribute("d", ICON_PATHS[name]);
+  path.setAttribute("fill-rule", "evenodd");
+  svg.append(path);
+  return svg;
+}
+
+/** 0.7341 -> "73.4%"; the ends say "<0.1%" and ">99.9%" rather than round to a certainty. */
+export function formatPercent(probability) {
+  const value = Number(probability);
+  if (!Number.isFinite(value)) {
+    return "–";
+  }
+  if (value > 0 && value < 0.0005) {
+    return "<0.1%";
+  }
+  if (value < 1 && value >= 0.9995) {
+    return ">99.9%";
+  }
+  return `${(value * 100).toFixed(1)}%`;
+}
+
+/** 1536 -> "1.5 KB". */
+export function formatBytes(bytes) {
+  if (bytes < 1024) {
+    return `${bytes} B`;
+  }
+  const units = ["KB", "MB", "GB"];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}

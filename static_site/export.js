@@ -1,0 +1,69 @@
+// The session's results as CSV and JSON downloads, built in the browser (nothing is uploaded).
+import { VERDICT_TEXT } from "./rows.js";
+
+const CSV_COLUMNS = [
+  "filename", "status", "verdict", "label", "probability_fake", "threshold", "width", "height",
+  "sha256", "model_version", "error_code", "error_message",
+];
+
+/** One flat record per entry; the numbers are the API's, unrounded. */
+export function toRecord(entry) {
+  const result = entry.result ?? {};
+  return {
+    filename: entry.name,
+    status: entry.status,
+    verdict: entry.status === "done" ? (VERDICT_TEXT[result.label] ?? result.label) : null,
+    label: result.label ?? null,
+    probability_fake: result.probability_fake ?? null,
+    threshold: result.threshold ?? null,
+    width: result.width ?? null,
+    height: result.height ?? null,
+    sha256: result.sha256 ?? null,
+    model_version: result.model_version ?? null,
+    error_code: entry.error?.code ?? null,
+    error_message: entry.error?.message ?? null,
+  };
+}
+
+export function toCsv(entries) {
+  const lines = [CSV_COLUMNS.join(",")];
+  for (const entry of entries) {
+    const record = toRecord(entry);
+    lines.push(CSV_COLUMNS.map((column) => csvCell(record[column])).join(","));
+  }
+  return `${lines.join("\r\n")}\r\n`;
+}
+
+export function toJson(entries, apiBaseUrl) {
+  const document = {
+    generated_at: new Date().toISOString(),
+    api: apiBaseUrl || window.location.origin,
+    results: entries.map(toRecord),
+  };
+  return `${JSON.stringify(document, null, 2)}\n`;
+}
+
+/** Offer `text` as a file download. */
+export function download(text, filename, type) {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = filename;
+  link.hidden = true;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+function csvCell(value) {
+  if (value === null || value === undefined) {
+    return "";
+  }
+  let text = String(value);
+  // A file name is user input: one starting with = + - @ would run as a formula in a spreadsheet.
+  if (typeof value === "string" && /^[=+\-@\t\r]/.test(text)) {
+    text = `'${text}`;
+  }
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
