@@ -62,10 +62,20 @@ def project(tmp_path_factory, repo_root: Path) -> Path:
 
 def test_every_stage_writes_its_outputs(project: Path):
     for path in [
-        "data/demo/train/REAL", "data/prepared/manifest.csv", "models/base_model.keras", "models/model.keras",
-        "models/train.json", "models/learning_curves.png", "metrics/evaluate.json", "metrics/export.json",
-        "plots/roc.png", "plots/confusion_matrix.png", "plots/mistakes.png", "plots/roc.json",
-        "models/export/model.tflite", "models/export/model.json",
+        "data/demo/train/REAL",
+        "data/prepared/manifest.csv",
+        "models/base_model.keras",
+        "models/model.keras",
+        "models/train.json",
+        "models/learning_curves.png",
+        "metrics/evaluate.json",
+        "metrics/export.json",
+        "plots/roc.png",
+        "plots/confusion_matrix.png",
+        "plots/mistakes.png",
+        "plots/roc.json",
+        "models/export/model.tflite",
+        "models/export/model.json",
     ]:
         assert (project / path).exists(), path
 
