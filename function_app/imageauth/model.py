@@ -35,13 +35,18 @@ class Detector:
         if height != width:
             raise ValueError(f"model input must be square, got {height}x{width}")
         self.image_size = height
+        # Read once, so that a malformed override fails at start-up rather than on every request.
+        override = os.environ.get("IMAGEAUTH_THRESHOLD", "").strip()
+        self._threshold = float(override) if override else float(card.get("threshold", 0.5))
+        if not 0.0 < self._threshold < 1.0:
+            raise ValueError(f"the decision threshold must be between 0 and 1, got {self._threshold}")
 
     @classmethod
     def from_dir(cls, model_dir: Path | str | None = None, num_threads: int | None = None) -> Detector:
         """Load `model.tflite` and `model.json` from `model_dir` (default: `IMAGEAUTH_MODEL_DIR` or the bundled one)."""
         directory = Path(model_dir or os.environ.get("IMAGEAUTH_MODEL_DIR") or DEFAULT_MODEL_DIR)
-        card_path = directory / "model.json"
-        card = json.loads(card_path.read_text(encoding="utf-8")) if card_path.exists() else {}
+        # A model without its card would serve with a made-up threshold and version: refuse it.
+        card = json.loads((directory / "model.json").read_text(encoding="utf-8"))
         return cls(directory / "model.tflite", card, num_threads=num_threads)
 
     @property
@@ -50,8 +55,7 @@ class Detector:
 
     @property
     def threshold(self) -> float:
-        override = os.environ.get("IMAGEAUTH_THRESHOLD")
-        return float(override) if override else float(self.card.get("threshold", 0.5))
+        return self._threshold
 
     @property
     def labels(self) -> list[str]:

@@ -1,0 +1,81 @@
+"""Image bytes in, verdict out: the one core behind the HTTP API, the blob trigger and the CLI.
+
+Every entry point calls `predict_bytes` (or `predict_or_error`), so a file gets
+the same probability whichever way it arrives. The detector is loaded once per
+process and shared: loading per request is what makes a serverless function slow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from functools import lru_cache
+from pathlib import Path
+
+from imageauth.model import DEFAULT_MODEL_DIR, Detector
+from imageauth.preprocess import ImageError, load_image
+from imageauth.settings import Settings
+
+_detectors: dict[tuple[Path, int | None], Detector] = {}
+_detectors_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def default_settings() -> Settings:
+    """The process's settings from the environment, read once."""
+    return Settings.from_env()
+
+
+def get_detector(settings: Settings | None = None) -> Detector:
+    """The process-wide detector for these settings, loaded on first use."""
+    settings = settings or default_settings()
+    model_dir = Path(settings.model_dir or DEFAULT_MODEL_DIR).resolve()
+    key = (model_dir, settings.num_threads)
+    # The lock makes concurrent first requests share one load instead of racing.
+    with _detectors_lock:
+        detector = _detectors.get(key)
+        if detector is None:
+            detector = Detector.from_dir(model_dir, num_threads=settings.num_threads)
+            _detectors[key] = detector
+    return detector
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def predict_bytes(data: bytes, filename: str | None = None, settings: Settings | None = None) -> dict:
+    """The verdict for one image; raises `ImageError` for anything that is not a usable image."""
+    settings = settings or default_settings()
+    detector = get_detector(settings)
+    image = load_image(data, detector.image_size, max_pixels=settings.max_pixels, max_bytes=settings.max_bytes)
+    probability = float(detector.predict(image.pixels)[0])
+    threshold = detector.threshold
+    return {
+        "filename": filename,
+        "sha256": sha256_hex(data),
+        "label": "fake" if probability >= threshold else "real",
+        "probability_fake": probability,
+        "threshold": threshold,
+        "width": image.width,
+        "height": image.height,
+    }
+
+
+def error_item(filename: str | None, error: ImageError, sha256: str | None = None) -> dict:
+    """The result item for an input that got no verdict: same keys as the caller knows, plus `error`."""
+    return {"filename": filename, "sha256": sha256, "error": error.to_dict()}
+
+
+def predict_or_error(data: bytes, filename: str | None = None, settings: Settings | None = None) -> dict:
+    """Like `predict_bytes`, but a bad image becomes an error item instead of an exception.
+
+    Server faults (a missing model, a broken interpreter) still raise: they are
+    not the input's fault, and a caller such as the blob trigger must retry them.
+    """
+    try:
+        return predict_bytes(data, filename, settings)
+    except ImageError as error:
+        # Bytes over the limit may be a truncated read; their hash would name the wrong content.
+        digest = None if error.code == "file_too_large" else sha256_hex(data)
+        return error_item(filename, error, digest)

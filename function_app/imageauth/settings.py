@@ -1,0 +1,78 @@
+"""Serving settings, read from the environment once per process.
+
+Azure Functions passes app settings as environment variables, and so do the
+local server, the CLI and the tests; one reader keeps their defaults equal.
+The decision threshold (`IMAGEAUTH_THRESHOLD`) is read by `Detector` itself,
+because the export stage evaluates models through that class too.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from imageauth.preprocess import DEFAULT_MAX_PIXELS
+
+MEBIBYTE = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Limits and model location for one serving process."""
+
+    model_dir: Path | None = None  # None: the Detector's default (the bundled model)
+    max_bytes: int = 20 * MEBIBYTE  # one image
+    max_files: int = 16  # images in one request
+    max_pixels: int = DEFAULT_MAX_PIXELS  # one image, checked before decoding
+    # The whole request body: several images plus multipart overhead. It stays
+    # under the Functions host's own 100 MB limit so that ours answers first.
+    max_request_bytes: int = 64 * MEBIBYTE
+    num_threads: int | None = None  # LiteRT threads; None lets LiteRT choose
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Build settings from `IMAGEAUTH_*` variables; a malformed value fails loudly at startup."""
+        defaults = cls()
+        model_dir = os.environ.get("IMAGEAUTH_MODEL_DIR")
+        max_bytes = _positive_int("IMAGEAUTH_MAX_BYTES", defaults.max_bytes)
+        # A request must be able to carry one image of the largest allowed size.
+        request_floor = max_bytes + MEBIBYTE
+        max_request_bytes = _positive_int("IMAGEAUTH_MAX_REQUEST_BYTES", max(defaults.max_request_bytes, request_floor))
+        if max_request_bytes < max_bytes:
+            raise ValueError("IMAGEAUTH_MAX_REQUEST_BYTES must be at least IMAGEAUTH_MAX_BYTES")
+        return cls(
+            model_dir=Path(model_dir) if model_dir else None,
+            max_bytes=max_bytes,
+            max_files=_positive_int("IMAGEAUTH_MAX_FILES", defaults.max_files),
+            max_pixels=_positive_int("IMAGEAUTH_MAX_PIXELS", defaults.max_pixels),
+            max_request_bytes=max_request_bytes,
+            num_threads=_optional_positive_int("IMAGEAUTH_NUM_THREADS"),
+        )
+
+    def limits(self) -> dict[str, int]:
+        """The limits a client needs to know, as `/api/model` reports them."""
+        return {
+            "max_bytes": self.max_bytes,
+            "max_files": self.max_files,
+            "max_pixels": self.max_pixels,
+            "max_request_bytes": self.max_request_bytes,
+        }
+
+
+def _positive_int(name: str, default: int) -> int:
+    value = _optional_positive_int(name)
+    return default if value is None else value
+
+
+def _optional_positive_int(name: str) -> int | None:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = int(raw.replace("_", ""))
+    except ValueError:
+        raise ValueError(f"{name} must be a positive integer, got {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {raw!r}")
+    return value

@@ -1,0 +1,88 @@
+"""Writing blob results to Azure Storage, with the connection the trigger itself uses.
+
+The connection is the Functions setting `IMAGEAUTH_STORAGE`: in Azure the
+identity-based form (`IMAGEAUTH_STORAGE__blobServiceUri`,
+`IMAGEAUTH_STORAGE__credential=managedidentity`, `IMAGEAUTH_STORAGE__clientId`),
+locally a connection string (Azurite). The result is written with the SDK
+rather than an output binding because the binding's path would be
+`results/{name}.json` verbatim: the SDK lets `result_blob_name` keep every
+result inside `results`, and lets a rerun on the same content leave the
+existing result untouched.
+
+The Azure SDK is imported on first use, so the HTTP path's cold start does not pay for it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from imageauth.blob import RESULTS_CONTAINER
+
+if TYPE_CHECKING:
+    from azure.storage.blob import BlobServiceClient, ContainerClient
+
+CONNECTION_SETTING = "IMAGEAUTH_STORAGE"
+# Fields that differ between two runs on the same content; ignored when comparing results.
+VOLATILE_FIELDS = ("processed_at",)
+
+
+def results_container(setting: str = CONNECTION_SETTING) -> ContainerClient:
+    """The `results` container, through the connection named by `setting`."""
+    environment = {key: value for key, value in os.environ.items() if key.startswith(setting)}
+    return _service_client(setting, tuple(sorted(environment.items()))).get_container_client(RESULTS_CONTAINER)
+
+
+@lru_cache(maxsize=4)
+def _service_client(setting: str, environment: tuple[tuple[str, str], ...]) -> BlobServiceClient:
+    # Cached per process and per connection settings: clients keep their HTTP connections alive.
+    from azure.storage.blob import BlobServiceClient
+
+    values = dict(environment)
+    if values.get(setting):
+        return BlobServiceClient.from_connection_string(values[setting])
+    service_uri = values.get(f"{setting}__blobServiceUri") or values.get(f"{setting}__serviceUri")
+    if not service_uri:
+        raise RuntimeError(f"Set {setting} (a connection string) or {setting}__blobServiceUri (identity-based).")
+    return BlobServiceClient(service_uri, credential=_credential(values, setting))
+
+
+def _credential(values: dict[str, str], setting: str) -> object:
+    if values.get(f"{setting}__credential", "").lower() == "managedidentity":
+        from azure.identity import ManagedIdentityCredential
+
+        return ManagedIdentityCredential(client_id=values.get(f"{setting}__clientId"))
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential()
+
+
+def write_result(container: ContainerClient, blob_name: str, result: dict) -> bool:
+    """Write `result` as JSON unless an equal result is already there; True if written.
+
+    Any storage failure raises, so that the trigger fails and the platform retries.
+    """
+    from azure.core.exceptions import ResourceNotFoundError
+    from azure.storage.blob import ContentSettings
+
+    blob = container.get_blob_client(blob_name)
+    try:
+        existing = json.loads(blob.download_blob().readall())
+    except ResourceNotFoundError:
+        existing = None
+    except ValueError:
+        existing = None  # Not our JSON: overwrite it with a valid result.
+    if isinstance(existing, dict) and _stable(existing) == _stable(result):
+        return False
+    blob.upload_blob(
+        json.dumps(result, ensure_ascii=False, indent=2).encode("utf-8"),
+        overwrite=True,
+        content_settings=ContentSettings(content_type="application/json; charset=utf-8"),
+    )
+    return True
+
+
+def _stable(result: dict) -> dict:
+    return {key: value for key, value in result.items() if key not in VOLATILE_FIELDS}

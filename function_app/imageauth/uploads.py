@@ -1,0 +1,106 @@
+"""Turn a `POST /api/predict` request into uploaded files, without a hand-written parser.
+
+Two request shapes are accepted: `multipart/form-data` with one or more parts
+named `file` (parsed by Starlette's parser on python-multipart, which spools
+large parts to disk), or a raw body with `Content-Type: image/*` (or
+`application/octet-stream`, what `curl --data-binary` tools often send). Both
+become Starlette `UploadFile`s, so the route handles one kind of object.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from python_multipart.multipart import parse_options_header
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.requests import Request
+
+from imageauth.errors import RequestError
+from imageauth.preprocess import too_many_bytes
+from imageauth.settings import Settings
+
+FILE_FIELD = "file"
+# Text fields are not used; a few are tolerated (a page may add one), many are not.
+MAX_TEXT_FIELDS = 16
+MAX_TEXT_FIELD_BYTES = 64 * 1024
+MAX_FILENAME_CHARS = 255
+# Client-supplied text repeated in an error message is cut to this length.
+MAX_ECHOED_CHARS = 100
+RAW_MEDIA_TYPES = ("application/octet-stream",)
+
+
+@asynccontextmanager
+async def uploaded_files(request: Request, settings: Settings) -> AsyncIterator[list[UploadFile]]:
+    """The request's files (at least one); closes their spooled temporary files afterwards."""
+    media_type = _media_type(request)
+    if media_type == "multipart/form-data":
+        files = await _multipart_files(request, settings)
+    elif media_type.startswith("image/") or media_type in RAW_MEDIA_TYPES:
+        files = [await _raw_file(request, settings)]
+    else:
+        raise RequestError(
+            "unsupported_content_type",
+            "Send multipart/form-data with one or more 'file' parts, or a raw body with an image/* "
+            f"Content-Type (got {media_type[:MAX_ECHOED_CHARS] or 'no Content-Type'!r}).",
+            415,
+        )
+    try:
+        yield files
+    finally:
+        for upload in files:
+            await upload.close()
+
+
+def filename_of(upload: UploadFile) -> str | None:
+    """The client's name for the file, if it gave one (browsers send "" for an empty input)."""
+    return upload.filename[:MAX_FILENAME_CHARS] if upload.filename else None
+
+
+def _media_type(request: Request) -> str:
+    media_type, _ = parse_options_header(request.headers.get("content-type", ""))
+    return media_type.decode("latin-1").strip().lower()
+
+
+async def _multipart_files(request: Request, settings: Settings) -> list[UploadFile]:
+    parser = MultiPartParser(
+        request.headers,
+        request.stream(),
+        max_files=settings.max_files,
+        max_fields=MAX_TEXT_FIELDS,
+        max_part_size=MAX_TEXT_FIELD_BYTES,
+    )
+    try:
+        form = await parser.parse()
+    except MultiPartException as error:
+        # Starlette reports every multipart problem with this one exception type;
+        # its message is the only thing that tells "too many files" apart.
+        if error.message.startswith("Too many files"):
+            raise RequestError(
+                "too_many_files", f"A request may carry at most {settings.max_files} files.", 413
+            ) from None
+        raise RequestError("malformed_request", f"The multipart body is malformed: {error.message}", 400) from None
+    items = form.multi_items()
+    files = [value for name, value in items if name == FILE_FIELD and isinstance(value, UploadFile)]
+    if not files:
+        await form.close()
+        raise RequestError("no_file", f"The form has no file in a field named {FILE_FIELD!r}.", 400)
+    # Files under other field names were spooled too; they are not used, so close them now.
+    for name, value in items:
+        if isinstance(value, UploadFile) and name != FILE_FIELD:
+            await value.close()
+    return files
+
+
+async def _raw_file(request: Request, settings: Settings) -> UploadFile:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > settings.max_bytes:
+            raise too_many_bytes(size, settings.max_bytes)
+        chunks.append(chunk)
+    name = request.query_params.get("filename")
+    return UploadFile(io.BytesIO(b"".join(chunks)), size=size, filename=name)
