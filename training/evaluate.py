@@ -22,7 +22,7 @@ from training.dataset import load_split
 from training.metrics import choose_threshold, classification_metrics
 from training.params import load_params
 from training.plots import plot_confusion, plot_mistakes, plot_roc
-from training.prepare_base_model import build_model
+from training.prepare_base_model import architecture, build_model
 
 
 def load_trained_model(model_path: Path, model_config: dict) -> keras.Model:
@@ -125,12 +125,7 @@ def main() -> None:
         train_info_path=train_dir / "train.json",
         output_dir=Path(section["output_dir"]),
         plots_dir=Path(section["plots_dir"]),
-        model_config={
-            "image_size": params["base"]["image_size"],
-            "weights": None,
-            "dense_units": params["prepare_base_model"]["dense_units"],
-            "dropout": params["prepare_base_model"]["dropout"],
-        },
+        model_config=architecture(params),
         labels=params["base"]["labels"],
         threshold_strategy=section["threshold"],
         target_fpr=section["target_fpr"],

@@ -34,6 +34,7 @@ from training.dataset import load_split
 from training.evaluate import load_trained_model
 from training.metrics import classification_metrics
 from training.params import load_params
+from training.prepare_base_model import architecture
 
 VARIANTS = ("float32", "dynamic_range", "int8")
 LIMITATIONS = [
@@ -288,12 +289,7 @@ def main() -> None:
         train_dir=Path(params["train"]["output_dir"]),
         metrics_dir=Path(params["evaluate"]["output_dir"]),
         output_dir=Path(section["output_dir"]),
-        model_config={
-            "image_size": params["base"]["image_size"],
-            "weights": None,
-            "dense_units": params["prepare_base_model"]["dense_units"],
-            "dropout": params["prepare_base_model"]["dropout"],
-        },
+        model_config=architecture(params),
         labels=params["base"]["labels"],
         max_accuracy_drop=section["max_accuracy_drop"],
         representative_images=section["representative_images"],

@@ -32,6 +32,17 @@ def resolve_weights(weights: str | None) -> str | None:
     return str(path)
 
 
+def architecture(params: dict) -> dict:
+    """The `build_model` arguments that params.yaml sets: what a stage needs to rebuild the model."""
+    section = params["prepare_base_model"]
+    return {
+        "image_size": params["base"]["image_size"],
+        "weights": section["weights"],
+        "dense_units": section["dense_units"],
+        "dropout": section["dropout"],
+    }
+
+
 def build_model(
     image_size: int,
     weights: str | None,
@@ -89,13 +100,7 @@ def main() -> None:
     argparse.ArgumentParser(description=__doc__).parse_args()
     params = load_params()
     section = params["prepare_base_model"]
-    model = build_model(
-        image_size=params["base"]["image_size"],
-        weights=section["weights"],
-        dense_units=section["dense_units"],
-        dropout=section["dropout"],
-        seed=params["base"]["seed"],
-    )
+    model = build_model(seed=params["base"]["seed"], **architecture(params))
     output = Path(section["output"])
     output.parent.mkdir(parents=True, exist_ok=True)
     model.save(output)

@@ -34,7 +34,7 @@ from training import tracking
 from training.dataset import load_split, make_dataset
 from training.params import load_params
 from training.plots import plot_learning_curves
-from training.prepare_base_model import VGG16_BLOCKS, build_model, set_trainable_blocks
+from training.prepare_base_model import VGG16_BLOCKS, architecture, build_model, set_trainable_blocks
 
 
 class MlflowEpochLogger(keras.callbacks.Callback):
@@ -326,12 +326,7 @@ def main() -> None:
         base_model_path=base_model_path,
         output_dir=output_dir,
         state_dir=state_dir,
-        model_config={
-            "image_size": params["base"]["image_size"],
-            "weights": model_section["weights"],
-            "dense_units": model_section["dense_units"],
-            "dropout": model_section["dropout"],
-        },
+        model_config=architecture(params),
         train_config=params["train"],
         seed=params["base"]["seed"],
         all_params=params,
