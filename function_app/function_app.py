@@ -16,8 +16,12 @@ import azure.functions as func
 
 from imageauth.api import app as fastapi_app
 from imageauth.blob import image_name, process_blob, result_blob_name
+from imageauth.memory import pin_mmap_threshold
 from imageauth.predict import default_settings
 from imageauth.storage import CONNECTION_SETTING, results_container, write_result
+
+# One worker process serves many uploads: keep its memory flat (see imageauth/memory.py).
+pin_mmap_threshold()
 
 app = func.AsgiFunctionApp(app=fastapi_app, http_auth_level=func.AuthLevel.ANONYMOUS)
 

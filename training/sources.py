@@ -160,7 +160,7 @@ def _check_unchanged(client, location: S3Location, stamp: dict) -> None:
     """An object replaced mid-download would give a file that is neither version."""
     head = _head(client, location)
     if head["ETag"] != stamp["etag"]:
-        raise RuntimeError(f"s3://{location.bucket}/{location.key} changed during the download; run again")
+        raise S3FetchError(f"s3://{location.bucket}/{location.key} changed during the download; run again")
 
 
 def _list_prefix(client, location: S3Location) -> list[dict]:

@@ -73,9 +73,7 @@ def empty_input() -> ImageError:
 
 
 def too_many_bytes(size: int, limit: int) -> ImageError:
-    return ImageError(
-        "file_too_large", f"The file is larger than the limit of {limit} bytes.", 413
-    )
+    return ImageError("file_too_large", f"The file is larger than the limit of {limit} bytes.", 413)
 
 
 @dataclass(frozen=True)
@@ -136,8 +134,7 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
             ) from error
         raise ImageError(
             "unsupported_media_type",
-            "The file is not an image in a supported format "
-            f"({', '.join(f.lower() for f in ALLOWED_FORMATS)}).",
+            f"The file is not an image in a supported format ({', '.join(f.lower() for f in ALLOWED_FORMATS)}).",
             415,
         ) from error
     width, height = image.size
@@ -169,9 +166,7 @@ def to_rgb(image: Image.Image) -> Image.Image:
         # Float greys are taken as already 0-255; integer greys as 16-bit (0-65535).
         grey = np.clip(grey, 0, 255) if mode == "F" else np.clip(grey, 0, 65535) / 257.0
         return Image.fromarray(np.round(grey).astype(np.uint8), "L").convert("RGB")
-    if mode in ("RGBA", "LA", "PA", "La", "RGBa") or (
-        mode == "P" and "transparency" in image.info
-    ):
+    if mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
@@ -188,7 +183,5 @@ def resize_center_square(image: Image.Image, size: int) -> np.ndarray:
     if side == size and (width, height) == (size, size):
         square = image
     else:
-        square = image.resize(
-            (size, size), Image.Resampling.LANCZOS, box=box, reducing_gap=3.0
-        )
+        square = image.resize((size, size), Image.Resampling.LANCZOS, box=box, reducing_gap=3.0)
     return np.asarray(square, dtype=np.uint8).copy()

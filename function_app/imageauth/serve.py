@@ -20,6 +20,7 @@ from starlette.routing import Match, Mount
 from starlette.types import Scope
 
 from imageauth.api import create_app
+from imageauth.memory import pin_mmap_threshold
 from imageauth.settings import Settings
 
 # function_app/imageauth/serve.py -> the repository root, where the page lives.
@@ -56,6 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
     app = build_app(args.model_dir, args.static_dir)
+    pin_mmap_threshold()
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
 
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
-from conftest import REPO_ROOT
 from serving_helpers import START_TIMEOUT_S, free_port, wait_for_port
 
 from imageauth.predict import predict_bytes
 from imageauth.settings import Settings
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_local_server_serves_the_api_and_the_page(tmp_path, images):

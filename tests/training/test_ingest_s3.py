@@ -420,7 +420,6 @@ def test_throttling_is_retried_with_backoff(bucket, moto_endpoint, proxy, tmp_pa
     proxy.add("GET", "list-type=2", "slowdown", times=2)
     proxy.add("GET", "/slow/train/REAL/0000.jpg", "slowdown", times=2)
 
-    started = time.monotonic()
     report = run_ingest(f"s3://{bucket}/slow/", tmp_path, proxy.endpoint)
 
     assert [fault for _, _, fault in proxy.requests("GET", "list-type=2")] == ["slowdown", "slowdown", None]
@@ -430,8 +429,6 @@ def test_throttling_is_retried_with_backoff(bucket, moto_endpoint, proxy, tmp_pa
         None,
     ]
     assert_complete_dataset(tmp_path / "prepared", report, expected_images=len(files) - 1)
-    # Standard mode waits rand(0, 1) * 2**i seconds after a throttling error: not zero.
-    assert time.monotonic() - started > 0.01
 
 
 def test_throttling_that_never_ends_fails_clearly_after_the_configured_attempts(
@@ -536,18 +533,15 @@ def test_the_object_replaced_during_the_download_is_not_trusted(bucket, moto_end
     worker.start()
     assert proxy.stalled.wait(timeout=60)
     client.put_object(Bucket=bucket, Key="moving.zip", Body=zipped(kaggle_files(per_class=8)))
-    proxy.release.set()  # the cut body is retried and now fetches the new version
+    proxy.release.set()
     worker.join(timeout=60)
 
     assert not worker.is_alive()
-    if "error" in outcome:
-        assert "changed during the download" in str(outcome["error"])
-        assert list((tmp_path / "cache").iterdir()) == []
-    else:
-        # A retry that fetched the new object whole is a consistent copy of it.
-        stamp = json.loads((tmp_path / "cache" / "moving.zip.source.json").read_text())
-        assert outcome["path"].read_bytes() == zipped(kaggle_files(per_class=8))
-        assert stamp["etag"] == client.head_object(Bucket=bucket, Key="moving.zip")["ETag"]
+    # The cut body is retried and fetches the new version; the ETag check after
+    # the download sees that it is not the version the run started with.
+    assert isinstance(outcome.get("error"), S3FetchError), outcome
+    assert "changed during the download" in str(outcome["error"])
+    assert list((tmp_path / "cache").iterdir()) == []
 
 
 def test_sha256_of_cached_zip_matches_the_object(bucket, moto_endpoint, tmp_path):

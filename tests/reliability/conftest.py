@@ -1,0 +1,90 @@
+"""Fixtures for the reliability tests: the local server and Azurite as real processes on 127.0.0.1.
+
+The API runs as `python -m imageauth.serve`, the way a user starts it, so the
+tests can read the server process's memory from /proc and see what a client
+sees over real sockets. Azurite runs from npm with a temporary folder.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+from collections.abc import Iterator
+from types import ModuleType
+
+import pytest
+from badinputs import Case, bad_inputs
+from reliability_helpers import (
+    AZURITE_BLOB,
+    LIMITED_ENV,
+    REPO,
+    Server,
+    free_port,
+    start_server,
+    stop,
+    wait_for_port,
+)
+
+
+@pytest.fixture(scope="session")
+def corpus() -> tuple[Case, ...]:
+    return bad_inputs()
+
+
+@pytest.fixture(scope="session")
+def api_server() -> Iterator[Server]:
+    """The local server with its default limits."""
+    server = start_server()
+    try:
+        yield server
+    finally:
+        stop(server.process)
+
+
+@pytest.fixture(scope="session")
+def limited_server() -> Iterator[Server]:
+    server = start_server(LIMITED_ENV)
+    try:
+        yield server
+    finally:
+        stop(server.process)
+
+
+@pytest.fixture(scope="session")
+def function_module() -> ModuleType:
+    """`function_app/function_app.py`, imported the way the Functions worker imports it."""
+    spec = importlib.util.spec_from_file_location("reliability_function_app", REPO / "function_app" / "function_app.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def functions(function_module: ModuleType) -> dict:
+    """The registered functions by name; `get_functions()` may be called only once per app."""
+    return {function.get_function_name(): function for function in function_module.app.get_functions()}
+
+
+@pytest.fixture(scope="session")
+def process_image(functions: dict):
+    """The blob trigger's user function, as the worker calls it."""
+    return functions["process_image"].get_user_function()
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """A fresh Azurite blob service on loopback with a temporary folder; yields its port."""
+    if not AZURITE_BLOB.exists():
+        pytest.fail("Azurite is not installed: run `npm ci` in the repository root.", pytrace=False)
+    port = free_port()
+    command = [
+        str(AZURITE_BLOB), "--blobHost", "127.0.0.1", "--blobPort", str(port),
+        "--location", str(tmp_path_factory.mktemp("azurite")), "--skipApiVersionCheck", "--silent",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, process)
+        yield port
+    finally:
+        stop(process)
