@@ -2,7 +2,8 @@
 
 Decoding happened in `ingest` with the serving code's own function, so the
 pipeline only slices, shuffles, augments, batches and prefetches uint8
-tensors. Augmentation runs per image on the training split only.
+tensors. Augmentation runs on the training split only: flips on whole batches
+(one vectorised op that still flips each image independently), shifts per image.
 """
 
 from __future__ import annotations
@@ -19,17 +20,27 @@ def load_split(data_dir: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
-def _augment(flip: bool, translate: int, seed: int):
-    def augment(image, label):
-        if flip:
-            image = tf.image.random_flip_left_right(image, seed=seed)
-        if translate:
-            size = tf.shape(image)[0]
-            padded = tf.pad(image, [[translate, translate], [translate, translate], [0, 0]], mode="REFLECT")
-            image = tf.image.random_crop(padded, tf.stack([size, size, 3]), seed=seed)
-        return image, label
+def _translate(pixels: int, seed: int):
+    """Random shift by up to `pixels`, per image (reflect padding, then a random crop)."""
 
-    return augment
+    def translate(image, label):
+        size = tf.shape(image)[0]
+        padded = tf.pad(image, [[pixels, pixels], [pixels, pixels], [0, 0]], mode="REFLECT")
+        return tf.image.random_crop(padded, tf.stack([size, size, 3]), seed=seed), label
+
+    return translate
+
+
+def _to_float(flip: bool, seed: int):
+    """Cast a batch to float32 and, for training, flip each image of it independently (one vectorised op)."""
+
+    def prepare(images, labels):
+        images = tf.cast(images, tf.float32)
+        if flip:
+            images = tf.image.random_flip_left_right(images, seed=seed)
+        return images, labels
+
+    return prepare
 
 
 def make_dataset(
@@ -45,8 +56,8 @@ def make_dataset(
     dataset = dataset.cache()
     if training:
         dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-        if flip or translate:
-            dataset = dataset.map(_augment(flip, translate, seed), num_parallel_calls=tf.data.AUTOTUNE)
+        if translate:
+            dataset = dataset.map(_translate(translate, seed), num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.batch(batch_size)
-    dataset = dataset.map(lambda x, y: (tf.cast(x, tf.float32), y), num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.map(_to_float(training and flip, seed), num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)
