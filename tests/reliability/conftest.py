@@ -14,16 +14,8 @@ from types import ModuleType
 
 import pytest
 from badinputs import Case, bad_inputs
-from reliability_helpers import (
-    AZURITE_BLOB,
-    LIMITED_ENV,
-    REPO,
-    Server,
-    free_port,
-    start_server,
-    stop,
-    wait_for_port,
-)
+from loopback import free_port, wait_for_port
+from reliability_helpers import AZURITE_BLOB, LIMITED_ENV, REPO, Server, start_server, stop
 
 
 @pytest.fixture(scope="session")

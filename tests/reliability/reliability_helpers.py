@@ -9,12 +9,12 @@ sockets and can read the server process's memory from /proc.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from loopback import free_port, wait_for_port
 
 REPO = Path(__file__).resolve().parents[2]
 AZURITE_BLOB = REPO / "node_modules" / ".bin" / "azurite-blob"
@@ -31,23 +31,8 @@ LIMITED_ENV = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
-def wait_for_port(port: int, process: subprocess.Popen, timeout: float = START_TIMEOUT_S) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"process exited with {process.returncode} before listening on {port}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout} s")
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -84,7 +69,7 @@ def start_server(extra_env: dict[str, str] | None = None) -> Server:
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
-        wait_for_port(port, process)
+        wait_for_port(port, process, START_TIMEOUT_S)
     except Exception:
         stop(process)
         raise

@@ -14,15 +14,8 @@ from collections.abc import Iterator
 from types import ModuleType
 
 import pytest
-from serving_helpers import (
-    REPO_ROOT,
-    START_TIMEOUT_S,
-    ServerThread,
-    encode,
-    free_port,
-    noise_image,
-    wait_for_port,
-)
+from loopback import free_port, wait_for_port
+from serving_helpers import REPO_ROOT, START_TIMEOUT_S, ServerThread, encode, noise_image
 
 FUNCTION_APP_DIR = REPO_ROOT / "function_app"
 AZURITE_BLOB = REPO_ROOT / "node_modules" / ".bin" / "azurite-blob"
@@ -119,7 +112,7 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = (location / "azurite.log").open("wb")
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     try:
-        wait_for_port(port, START_TIMEOUT_S, process)
+        wait_for_port(port, process, START_TIMEOUT_S)
         yield (
             f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
             f"BlobEndpoint=http://127.0.0.1:{port}/{AZURITE_ACCOUNT};"

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import io
-import socket
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -12,29 +10,15 @@ from pathlib import Path
 import numpy as np
 import uvicorn
 from fastapi import FastAPI
+from loopback import free_port
 from PIL import Image
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 30
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
-def wait_for_port(port: int, timeout: float, process: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"process exited with {process.returncode} before listening on {port}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
 
 
 def encode(image: Image.Image, fmt: str, **options: object) -> bytes:

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 import httpx
-from serving_helpers import START_TIMEOUT_S, free_port, wait_for_port
+from loopback import free_port, wait_for_port
+from serving_helpers import START_TIMEOUT_S
 
 from imageauth.predict import predict_bytes
 from imageauth.settings import Settings
@@ -24,7 +25,7 @@ def test_the_local_server_serves_the_api_and_the_page(tmp_path, images):
     log = (tmp_path / "serve.log").open("wb")
     process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
-        wait_for_port(port, START_TIMEOUT_S, process)
+        wait_for_port(port, process, START_TIMEOUT_S)
         base = f"http://127.0.0.1:{port}"
         assert httpx.get(f"{base}/api/health").json()["status"] == "ok"
         response = httpx.post(f"{base}/api/predict", files={"file": ("photo.jpg", images["photo.jpg"])})

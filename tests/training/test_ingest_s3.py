@@ -21,7 +21,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,6 +29,7 @@ from pathlib import Path
 import boto3
 import numpy as np
 import pytest
+from loopback import free_port, wait_for_port
 from PIL import Image
 
 from training.ingest import ingest
@@ -49,36 +49,21 @@ pytestmark = pytest.mark.timeout(120)
 # ---------------------------------------------------------------- moto server
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
-def _wait_for_port(port: int, process: subprocess.Popen, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"moto_server exited with {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"moto_server did not listen on 127.0.0.1:{port} within {seconds} s")
 
 
 @pytest.fixture(scope="module")
 def moto_endpoint():
     """A moto server process of its own on a free loopback port."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [str(MOTO_SERVER), "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        _wait_for_port(port, process)
+        wait_for_port(port, process)
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
