@@ -167,3 +167,21 @@ def test_train_param_change_reruns_train_evaluate_export_only(project: Path):
     assert len(history) == 1 + 2  # header + two epochs
     metrics = run(["dvc", "metrics", "show"], project)
     assert "metrics/evaluate.json" in metrics and "test.accuracy" in metrics
+
+
+def test_export_best_run_picks_the_best_validation_run(project: Path):
+    """`--run best` exports the MLflow run with the highest validation accuracy, not the latest one."""
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
+    try:
+        client = MlflowClient()
+        experiment = client.get_experiment_by_name("imageauth")
+        runs = client.search_runs([experiment.experiment_id])
+        assert len(runs) == 2  # the first repro and the `dvc exp run`
+    finally:
+        mlflow.set_tracking_uri(None)
+    run([sys.executable, "-m", "training.export", "--run", "best"], project)
+    card = json.loads((project / "models/export/model.json").read_text())
+    exported = next(r for r in runs if r.info.run_id == card["mlflow_run_id"])
+    # Ties are possible on 80 validation images: the exported run must be one of the best.
+    assert exported.data.metrics["best_val_accuracy"] == max(r.data.metrics["best_val_accuracy"] for r in runs)
+    assert card["threshold"] == pytest.approx(exported.data.metrics["threshold"])
