@@ -25,3 +25,13 @@ def wait_for_port(port: int, process: subprocess.Popen | None = None, timeout: f
         except OSError:
             time.sleep(0.1)
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout} s")
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Terminate a server the test started; kill it if it does not exit within 10 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)

@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from loopback import free_port, wait_for_port
+from loopback import free_port, stop, wait_for_port
 
 REPO = Path(__file__).resolve().parents[2]
 AZURITE_BLOB = REPO / "node_modules" / ".bin" / "azurite-blob"
@@ -35,13 +35,6 @@ LIMITED_ENV = {
 
 
 
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
 
 
 @dataclass

@@ -29,7 +29,7 @@ from pathlib import Path
 import boto3
 import numpy as np
 import pytest
-from loopback import free_port, wait_for_port
+from loopback import free_port, stop, wait_for_port
 from PIL import Image
 
 from training.ingest import ingest
@@ -66,12 +66,7 @@ def moto_endpoint():
         wait_for_port(port, process)
         yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop(process)
 
 
 @pytest.fixture(autouse=True)

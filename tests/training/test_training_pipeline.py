@@ -13,6 +13,8 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import mlflow
@@ -87,12 +89,20 @@ def test_demo_model_is_clearly_above_chance(project: Path):
     assert report["test"]["roc_auc"] >= 0.8
 
 
-def test_mlflow_run_holds_params_metrics_artifacts_and_registry_entry(project: Path):
+@contextmanager
+def tracked_runs(project: Path) -> Iterator[tuple[MlflowClient, list]]:
+    """The project's MLflow client and the runs of its experiment, with the global URI restored after."""
     mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
     try:
         client = MlflowClient()
         experiment = client.get_experiment_by_name("imageauth")
-        runs = client.search_runs([experiment.experiment_id])
+        yield client, client.search_runs([experiment.experiment_id])
+    finally:
+        mlflow.set_tracking_uri(None)
+
+
+def test_mlflow_run_holds_params_metrics_artifacts_and_registry_entry(project: Path):
+    with tracked_runs(project) as (client, runs):
         assert len(runs) == 1
         run_data = runs[0].data
         assert run_data.params["train.epochs"] == "3"
@@ -102,8 +112,6 @@ def test_mlflow_run_holds_params_metrics_artifacts_and_registry_entry(project: P
         assert {"keras_model", "plots", "tflite"} <= artifacts
         versions = client.search_model_versions("name='imageauth-detector'")
         assert [v.run_id for v in versions] == [runs[0].info.run_id]
-    finally:
-        mlflow.set_tracking_uri(None)
 
 
 def test_exported_model_card_and_variants(project: Path):
@@ -171,14 +179,8 @@ def test_train_param_change_reruns_train_evaluate_export_only(project: Path):
 
 def test_export_best_run_picks_the_best_validation_run(project: Path):
     """`--run best` exports the MLflow run with the highest validation accuracy, not the latest one."""
-    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
-    try:
-        client = MlflowClient()
-        experiment = client.get_experiment_by_name("imageauth")
-        runs = client.search_runs([experiment.experiment_id])
+    with tracked_runs(project) as (_, runs):
         assert len(runs) == 2  # the first repro and the `dvc exp run`
-    finally:
-        mlflow.set_tracking_uri(None)
     run([sys.executable, "-m", "training.export", "--run", "best"], project)
     card = json.loads((project / "models/export/model.json").read_text())
     exported = next(r for r in runs if r.info.run_id == card["mlflow_run_id"])
