@@ -35,8 +35,17 @@ def render(card: dict) -> str:
     train_images = sum(counts["train"].values())
     val_images = sum(counts["val"].values())
     test_images = sum(counts["test"].values())
-    hours = training["training_seconds"] / 3600
+    seconds = training["training_seconds"]
+    duration = f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
     status = "complete" if training.get("complete", True) else "stopped early (time limit); best epoch so far"
+    where = training["hardware"] + (f" ({training['framework']})" if "framework" in training else "")
+    compared = training.get("compared_runs", {})
+    chosen_from = (
+        f"; the best by validation accuracy of {len(compared)} configurations trained side by side"
+        if len(compared) > 1
+        else ""
+    )
+    temperature = card.get("calibration", {}).get("temperature", 1.0)
     lines = [
         f"- **Model** `{card['version']}`: VGG16 from scratch (weights `{card['weights_init']}`) + dense head, "
         f"32x32 RGB input, {VARIANT_NAMES[card['variant']]} TFLite, {shipped['size_bytes'] / 2**20:.1f} MiB.",
@@ -44,7 +53,9 @@ def render(card: dict) -> str:
         f"{val_images:,} validation / {test_images:,} test images after removing "
         f"{card['dataset']['duplicates_dropped']} duplicates by content hash.",
         f"- **Training**: {training['epochs_run']} epochs ({status}), best epoch {training['best_epoch']} by "
-        f"validation loss, {hours:.1f} h on {training['hardware']}.",
+        f"validation loss, {duration} on {where}{chosen_from}.",
+        f"- **Calibration**: temperature {temperature:.3f}, fitted on the validation split and folded into the "
+        "output layer." if temperature != 1.0 else "- **Calibration**: none.",
         f"- **Threshold** {card['threshold']:.3f} ({card['threshold_strategy']}, chosen on the validation split).",
         "",
         f"CIFAKE dev-test ({shipped['images']:,} images never used for training or tuning):",

@@ -19,17 +19,32 @@ from sklearn.metrics import precision_recall_curve, roc_curve
 
 from training import tracking
 from training.dataset import load_split
-from training.metrics import choose_threshold, classification_metrics
+from training.metrics import (
+    apply_temperature,
+    choose_threshold,
+    classification_metrics,
+    expected_calibration_error,
+    fit_temperature,
+)
 from training.params import load_params
 from training.plots import plot_confusion, plot_mistakes, plot_roc
 from training.prepare_base_model import architecture, build_model
 
 
-def load_trained_model(model_path: Path, model_config: dict) -> keras.Model:
-    """Rebuild in float32 and load the trained weights, whatever precision training used."""
+def load_trained_model(model_path: Path, model_config: dict, temperature: float = 1.0) -> keras.Model:
+    """Rebuild in float32 and load the trained weights, whatever precision training used.
+
+    A calibration temperature is folded into the output layer: sigmoid((Wx + b) / T)
+    is sigmoid((W / T) x + b / T), so the exported model needs no extra op and
+    every runtime serves calibrated probabilities.
+    """
     keras.mixed_precision.set_global_policy("float32")
     model = build_model(seed=0, **{**model_config, "weights": None})
     model.load_weights(model_path)
+    if temperature != 1.0:
+        output = model.get_layer("probability_fake")
+        kernel, bias = output.get_weights()
+        output.set_weights([kernel / temperature, bias / temperature])
     return model
 
 
@@ -60,17 +75,33 @@ def evaluate(
     labels: list[str],
     threshold_strategy: str,
     target_fpr: float,
+    calibration: str = "none",
 ) -> dict:
     model = load_trained_model(model_path, model_config)
     x_val, y_val = load_split(data_dir, "val")
     x_test, y_test = load_split(data_dir, "test")
     val_probabilities = predict_probabilities(model, x_val)
     test_probabilities = predict_probabilities(model, x_test)
+    calibration_report = {"method": calibration, "temperature": 1.0}
+    if calibration == "temperature":
+        temperature = fit_temperature(y_val, val_probabilities)
+        calibration_report = {
+            "method": calibration,
+            "temperature": temperature,
+            "val_ece_uncalibrated": expected_calibration_error(y_val, val_probabilities),
+            "test_ece_uncalibrated": expected_calibration_error(y_test, test_probabilities),
+        }
+        val_probabilities = apply_temperature(val_probabilities, temperature)
+        test_probabilities = apply_temperature(test_probabilities, temperature)
+    elif calibration != "none":
+        raise ValueError(f"unknown calibration {calibration!r} (temperature or none)")
     threshold = choose_threshold(y_val, val_probabilities, threshold_strategy, target_fpr)
 
     report = {
         "threshold": threshold,
         "threshold_strategy": threshold_strategy,
+        "temperature": calibration_report["temperature"],
+        "calibration": calibration_report,
         "test": classification_metrics(y_test, test_probabilities, threshold),
         "val": classification_metrics(y_val, val_probabilities, threshold),
         "test_at_0.5": classification_metrics(y_test, test_probabilities, 0.5),
@@ -107,7 +138,7 @@ def _log_to_mlflow(train_info_path: Path, report: dict, plots_dir: Path) -> None
     tracking.configure()
     run_id = json.loads(train_info_path.read_text())["mlflow_run_id"]
     with mlflow.start_run(run_id=run_id):
-        mlflow.log_metric("threshold", report["threshold"])
+        mlflow.log_metrics({"threshold": report["threshold"], "temperature": report["temperature"]})
         for split in ("test", "val"):
             mlflow.log_metrics({f"{split}_{k}": v for k, v in report[split].items() if isinstance(v, float)})
         for name in ("roc.png", "confusion_matrix.png", "mistakes.png"):
@@ -129,6 +160,7 @@ def main() -> None:
         labels=params["base"]["labels"],
         threshold_strategy=section["threshold"],
         target_fpr=section["target_fpr"],
+        calibration=section["calibration"],
     )
     print(json.dumps({"threshold": report["threshold"], "test": report["test"]}, indent=2))
 

@@ -124,6 +124,7 @@ def _model_source(run: str, train_dir: Path, metrics_dir: Path, metric: str) -> 
             "run_id": train_info["mlflow_run_id"],
             "threshold": evaluation["threshold"],
             "threshold_strategy": evaluation["threshold_strategy"],
+            "temperature": evaluation.get("temperature", 1.0),
             "training": train_info,
         }
     if run != "best":
@@ -139,13 +140,23 @@ def _model_source(run: str, train_dir: Path, metrics_dir: Path, metric: str) -> 
         "run_id": run_id,
         "threshold": data.metrics["threshold"],
         "threshold_strategy": data.params.get("evaluate.threshold", "unknown"),
-        "training": {
+        "temperature": data.metrics.get("temperature", 1.0),
+        "training": _training_summary(run_id, data),
+    }
+
+
+def _training_summary(run_id: str, data) -> dict:
+    """The run's own train.json (every CPU and GPU run logs one), or what its metrics and tags say."""
+    try:
+        path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="training/train.json")
+        return json.loads(Path(path).read_text())
+    except (OSError, mlflow.exceptions.MlflowException):
+        return {
             "mlflow_run_id": run_id,
             "val_accuracy": data.metrics.get("best_val_accuracy"),
             "val_loss": data.metrics.get("best_val_loss"),
             "hardware": data.tags.get("hardware"),
-        },
-    }
+        }
 
 
 def export(
@@ -165,7 +176,7 @@ def export(
     tracking.configure()
     source = _model_source(run, train_dir, metrics_dir, best_metric)
     threshold = float(source["threshold"])
-    model = load_trained_model(source["model_path"], model_config)
+    model = load_trained_model(source["model_path"], model_config, source["temperature"])
     x_train, _ = load_split(data_dir, "train")
     x_test, y_test = load_split(data_dir, "test")
     keras_probabilities = model.predict(x_test.astype(np.float32), batch_size=256, verbose=0).reshape(-1)
@@ -245,6 +256,10 @@ def _model_card(
         "threshold": threshold,
         "threshold_strategy": source["threshold_strategy"],
         "threshold_note": "chosen on the validation split (carved from train), never on test",
+        "calibration": {
+            "temperature": source["temperature"],
+            "note": "temperature scaling fitted on the validation split, folded into the output layer (1.0: none)",
+        },
         "metrics": results[chosen],
         "metrics_keras": keras_metrics,
         "variants": results,

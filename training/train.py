@@ -35,6 +35,7 @@ from training.dataset import load_split, make_dataset
 from training.params import load_params
 from training.plots import plot_learning_curves
 from training.prepare_base_model import VGG16_BLOCKS, architecture, build_model, set_trainable_blocks
+from training.schedule import learning_rate
 
 
 class MlflowEpochLogger(keras.callbacks.Callback):
@@ -100,21 +101,6 @@ def _best_val_loss(history_csv: Path) -> float | None:
     return min(losses) if losses else None
 
 
-def _learning_rate(schedule: str, peak: float, epochs: int, steps: int, warmup_epochs: int):
-    if schedule == "constant":
-        return peak
-    if schedule != "cosine":
-        raise ValueError(f"unknown learning-rate schedule {schedule!r} (cosine or constant)")
-    warmup_steps = min(warmup_epochs, max(epochs - 1, 0)) * steps
-    return keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=peak / 10 if warmup_steps else peak,
-        decay_steps=max(epochs * steps - warmup_steps, 1),
-        alpha=0.01,
-        warmup_target=peak if warmup_steps else None,
-        warmup_steps=warmup_steps,
-    )
-
-
 def train(
     data_dir: Path,
     base_model_path: Path,
@@ -176,7 +162,7 @@ def train(
         set_trainable_blocks(model, min(blocks, VGG16_BLOCKS))
         model.compile(
             optimizer=keras.optimizers.Adam(
-                _learning_rate(train_config["lr_schedule"], peak, epochs, steps, train_config["warmup_epochs"])
+                learning_rate(train_config["lr_schedule"], peak, epochs, steps, train_config["warmup_epochs"])
             ),
             loss="binary_crossentropy",
             metrics=["accuracy", keras.metrics.AUC(name="auc")],

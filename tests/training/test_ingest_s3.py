@@ -49,10 +49,6 @@ pytestmark = pytest.mark.timeout(120)
 # ---------------------------------------------------------------- moto server
 
 
-
-
-
-
 @pytest.fixture(scope="module")
 def moto_endpoint():
     """A moto server process of its own on a free loopback port."""

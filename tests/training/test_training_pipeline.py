@@ -187,3 +187,15 @@ def test_export_best_run_picks_the_best_validation_run(project: Path):
     # Ties are possible on 80 validation images: the exported run must be one of the best.
     assert exported.data.metrics["best_val_accuracy"] == max(r.data.metrics["best_val_accuracy"] for r in runs)
     assert card["threshold"] == pytest.approx(exported.data.metrics["threshold"])
+
+
+def test_export_serves_the_calibrated_probabilities_that_evaluate_reported(project: Path):
+    """The temperature fitted on validation is folded into the exported model, not just reported."""
+    evaluation = json.loads((project / "metrics/evaluate.json").read_text())
+    export = json.loads((project / "metrics/export.json").read_text())
+    card = json.loads((project / "models/export/model.json").read_text())
+    assert evaluation["calibration"]["method"] == "temperature"
+    assert card["calibration"]["temperature"] == evaluation["temperature"] != 1.0
+    # Export recomputes the Keras probabilities from the folded model; evaluate scaled them in numpy.
+    assert export["keras"]["ece"] == pytest.approx(evaluation["test"]["ece"], abs=1e-3)
+    assert export["keras"]["accuracy"] == pytest.approx(evaluation["test"]["accuracy"], abs=0.006)

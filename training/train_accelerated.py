@@ -1,0 +1,279 @@
+"""Stage `train` on a rented accelerator: Keras 3 on JAX, without TensorFlow or MLflow.
+
+Why a second trainer: two CPU cores train VGG16 at ~100 images/s, about 7
+epochs in a working session; one H100 does an epoch in seconds, but the GPU
+machines this project can borrow carry no TensorFlow (so no tf.data) and reach
+no MLflow server. Everything that decides what the model learns is shared
+with `training.train`: the architecture (`build_model`), the learning-rate
+schedule, the augmentation (reflect-padded shifts and flips, here in numpy),
+the loss, the best-epoch rule (lowest validation loss) and early stopping.
+What differs is the input pipeline and the bookkeeping: this writes the
+weights, `history.csv` and `train.json` to a folder, and `training.import_run`
+turns them into an MLflow run and the train stage's outputs, after which
+`evaluate` and `export` run unchanged.
+
+Several configurations can train side by side on one GPU (each a process);
+the launcher keeps the weights of the one with the best validation accuracy,
+because a borrowed machine may send back only so many bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from training.prepare_base_model import build_model
+from training.schedule import learning_rate
+
+
+def augment(images: np.ndarray, rng: np.random.Generator, flip: bool, translate: int) -> np.ndarray:
+    """Shift each image by up to `translate` pixels (reflect padding) and flip half of them, in one gather.
+
+    The same transformations as `training.dataset` applies with tf.data.
+    """
+    count, size = images.shape[:2]
+    rows = np.arange(size)[None, :].repeat(count, 0)
+    cols = rows.copy()
+    if translate:
+        images = np.pad(images, [(0, 0), (translate, translate), (translate, translate), (0, 0)], mode="reflect")
+        rows = rows + rng.integers(0, 2 * translate + 1, (count, 1))
+        cols = cols + rng.integers(0, 2 * translate + 1, (count, 1))
+    if flip:
+        flipped = rng.random(count) < 0.5
+        cols[flipped] = cols[flipped, ::-1]
+    index = np.arange(count)[:, None, None]
+    return images[index, rows[:, :, None], cols[:, None, :]]
+
+
+class Batches(keras.utils.PyDataset):
+    """Shuffled, augmented float32 batches of uint8 arrays; a new order and new shifts every epoch."""
+
+    def __init__(self, images, labels, batch_size, seed, flip=False, translate=0, training=True, **kwargs):
+        super().__init__(**kwargs)
+        self.images, self.labels = images, labels.astype(np.float32)
+        self.batch_size, self.flip, self.translate, self.training = batch_size, flip, translate, training
+        self.seed, self.epoch = seed, 0
+        self.rng = np.random.default_rng(seed)
+        self.order = self.rng.permutation(len(images)) if training else np.arange(len(images))
+
+    def __len__(self):
+        return -(-len(self.images) // self.batch_size)
+
+    def __getitem__(self, index):
+        chosen = np.sort(self.order[index * self.batch_size : (index + 1) * self.batch_size])
+        images = self.images[chosen]
+        if self.training:
+            # A generator per batch: worker threads may ask for batches in any order.
+            rng = np.random.default_rng([self.seed, self.epoch, index])
+            images = augment(images, rng, self.flip, self.translate)
+        return images.astype(np.float32), self.labels[chosen]
+
+    def on_epoch_end(self):
+        if self.training:
+            self.epoch += 1
+            self.order = self.rng.permutation(len(self.images))
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stop after the epoch that would leave no room for another, so the outputs are always written."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.deadline = time.monotonic() + seconds
+        self.epoch_start = time.monotonic()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_start = time.monotonic()
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = time.monotonic()
+        if now + (now - self.epoch_start) > self.deadline:
+            print(f"time budget reached after epoch {epoch + 1}", flush=True)
+            self.model.stop_training = True
+
+
+def _compile(
+    model: keras.Model, schedule, weight_decay: float, label_smoothing: float = 0.0, ema_momentum: float = 0.0
+) -> None:
+    # An exponential moving average of the weights (validated and saved in place of the raw
+    # weights, see SwapEMAWeights below) smooths out the last epochs' step-to-step noise.
+    ema = {"use_ema": True, "ema_momentum": ema_momentum} if ema_momentum else {}
+    optimizer = (
+        keras.optimizers.AdamW(schedule, weight_decay=weight_decay, **ema)
+        if weight_decay
+        else keras.optimizers.Adam(schedule, **ema)
+    )
+    model.compile(
+        optimizer=optimizer,
+        # Smoothing keeps the logits from growing without bound late in a long run, which would
+        # raise validation loss (the best-epoch rule) while accuracy still improves.
+        loss=keras.losses.BinaryCrossentropy(label_smoothing=label_smoothing),
+        metrics=["accuracy", keras.metrics.AUC(name="auc")],
+    )
+
+
+def measure_speed(model: keras.Model, images: np.ndarray, batch_size: int, steps: int = 30) -> tuple[float, float]:
+    """Training images per second and compilation seconds, with a learning rate of zero.
+
+    A zero rate leaves the weights where they were; Adam's moments do move, but
+    `_compile` builds a fresh optimizer afterwards.
+    """
+    _compile(model, 0.0, 0.0)
+    batch = images[:batch_size].astype(np.float32), np.zeros(batch_size, np.float32)
+    start = time.monotonic()
+    model.train_on_batch(*batch)
+    compile_seconds = time.monotonic() - start
+    start = time.monotonic()
+    for _ in range(steps):
+        model.train_on_batch(*batch)
+    return steps * batch_size / (time.monotonic() - start), compile_seconds
+
+
+def train_accelerated(
+    data: dict[str, tuple[np.ndarray, np.ndarray]],
+    output_dir: Path,
+    model_config: dict,
+    train_config: dict,
+    seed: int,
+    time_budget: float,
+) -> dict:
+    """Train one configuration; write `model.weights.h5` (best epoch), `history.csv`, `train.json` to `output_dir`."""
+    started = time.time()
+    if train_config["mixed_precision"]:
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    (x_train, y_train), (x_val, y_val) = data["train"], data["val"]
+    batch_size = train_config["batch_size"]
+    model = build_model(seed=seed, **{**model_config, "weights": None})
+    speed, compile_seconds = measure_speed(model, x_train, batch_size)
+    # Margins for validation, the host side, and compiling once more with the real optimizer.
+    epoch_seconds = len(x_train) / speed * 1.3 + 2
+    affordable = int((time_budget - (time.time() - started) - compile_seconds) / epoch_seconds)
+    epochs = max(1, min(train_config["epochs"], affordable))
+    print(f"{speed:.0f} images/s: {epochs} epochs of ~{epoch_seconds:.0f} s", flush=True)
+
+    steps = -(-len(x_train) // batch_size)
+    _compile(
+        model,
+        learning_rate(
+            train_config["lr_schedule"],
+            train_config["fine_tune_learning_rate"],
+            epochs,
+            steps,
+            train_config["warmup_epochs"],
+        ),
+        train_config.get("weight_decay", 0.0),
+        train_config.get("label_smoothing", 0.0),
+        train_config.get("ema_momentum", 0.0),
+    )
+    augmentation = train_config["augment"]
+    workers = {"workers": 4, "use_multiprocessing": False, "max_queue_size": 16}
+    train_batches = Batches(
+        x_train, y_train, batch_size, seed, augmentation["flip"], augmentation["translate"], **workers
+    )
+    val_batches = Batches(x_val, y_val, 1024, seed, training=False)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    history_csv = output_dir / "history.csv"
+    model.fit(
+        train_batches,
+        validation_data=val_batches,
+        epochs=epochs,
+        verbose=2,
+        callbacks=[
+            # First, so that validation, the log and the checkpoint all see the averaged weights.
+            *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if train_config.get("ema_momentum") else []),
+            keras.callbacks.CSVLogger(str(history_csv)),
+            keras.callbacks.ModelCheckpoint(
+                str(output_dir / "best.weights.h5"), monitor="val_loss", save_best_only=True, save_weights_only=True
+            ),
+            keras.callbacks.EarlyStopping(monitor="val_loss", patience=train_config["early_stopping_patience"]),
+            TimeBudget(time_budget - (time.time() - started)),
+        ],
+    )
+    # The checkpoint holds Adam's moments too (3x the size); ship the best epoch's weights alone.
+    model.load_weights(output_dir / "best.weights.h5")
+    weights_only = build_model(seed=seed, **{**model_config, "weights": None})
+    weights_only.set_weights(model.get_weights())
+    weights_only.save_weights(output_dir / "model.weights.h5")
+    (output_dir / "best.weights.h5").unlink()
+    with open(history_csv, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    best = min(rows, key=lambda row: float(row["val_loss"]))
+    summary = {
+        "complete": True,
+        "epochs_planned": epochs,
+        "epochs_run": len(rows),
+        "best_epoch": int(best["epoch"]) + 1,
+        "val_loss": float(best["val_loss"]),
+        "val_accuracy": float(best["val_accuracy"]),
+        "val_auc": float(best["val_auc"]),
+        "train_images": len(x_train),
+        "val_images": len(x_val),
+        "training_seconds": round(time.time() - started, 1),
+        "images_per_second": round(speed),
+        "hardware": _hardware(),
+        "framework": f"keras {keras.__version__} on {keras.backend.backend()}",
+        "train_config": train_config,
+    }
+    (output_dir / "train.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def _hardware() -> str:
+    try:
+        gpus = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True, check=True
+        ).stdout.split("\n")
+        gpu = ", ".join(name for name in gpus if name)
+    except (OSError, subprocess.CalledProcessError):
+        gpu = "no GPU"
+    return f"{gpu} + {os.cpu_count()} x {platform.processor() or platform.machine()} CPU threads"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pack", type=Path, required=True, help="made by training.pack")
+    parser.add_argument("--config", type=Path, required=True, help="a params file (architecture, train section)")
+    parser.add_argument("--output-dir", type=Path, required=True)
+    parser.add_argument("--time-budget", type=float, default=300, help="seconds, compilation included")
+    parser.add_argument("--set", action="append", default=[], help="train.KEY=VALUE overrides (YAML values)")
+    arguments = parser.parse_args()
+
+    import yaml
+
+    from training.pack import read_pack
+    from training.prepare_base_model import architecture
+
+    params = yaml.safe_load(arguments.config.read_text())
+    for override in arguments.set:
+        key, value = override.split("=", 1)
+        section, *path = key.split(".")
+        target = params[section]
+        for part in path[:-1]:
+            target = target[part]
+        target[path[-1]] = yaml.safe_load(value)
+    started = time.monotonic()
+    data = read_pack(arguments.pack, workers=min(8, os.cpu_count() or 1))
+    print(f"decoded and verified the pack in {time.monotonic() - started:.0f} s", flush=True)
+    summary = train_accelerated(
+        data,
+        arguments.output_dir,
+        architecture(params),
+        params["train"],
+        params["base"]["seed"],
+        arguments.time_budget - (time.monotonic() - started),
+    )
+    print(json.dumps(summary), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
