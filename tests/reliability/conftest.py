@@ -7,15 +7,15 @@ sees over real sockets. Azurite runs from npm with a temporary folder.
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 from collections.abc import Iterator
 from types import ModuleType
 
 import pytest
 from badinputs import Case, bad_inputs
+from function_app_loader import functions_by_name, load_function_app
 from loopback import free_port, wait_for_port
-from reliability_helpers import AZURITE_BLOB, LIMITED_ENV, REPO, Server, start_server, stop
+from reliability_helpers import AZURITE_BLOB, LIMITED_ENV, Server, start_server, stop
 
 
 @pytest.fixture(scope="session")
@@ -45,17 +45,13 @@ def limited_server() -> Iterator[Server]:
 @pytest.fixture(scope="session")
 def function_module() -> ModuleType:
     """`function_app/function_app.py`, imported the way the Functions worker imports it."""
-    spec = importlib.util.spec_from_file_location("reliability_function_app", REPO / "function_app" / "function_app.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_function_app("reliability_function_app")
 
 
 @pytest.fixture(scope="session")
 def functions(function_module: ModuleType) -> dict:
     """The registered functions by name; `get_functions()` may be called only once per app."""
-    return {function.get_function_name(): function for function in function_module.app.get_functions()}
+    return functions_by_name(function_module)
 
 
 @pytest.fixture(scope="session")

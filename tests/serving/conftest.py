@@ -8,16 +8,15 @@ blob results go to an Azurite started here with a temporary folder.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import subprocess
 from collections.abc import Iterator
 from types import ModuleType
 
 import pytest
+from function_app_loader import functions_by_name, load_function_app
 from loopback import free_port, wait_for_port
 from serving_helpers import REPO_ROOT, START_TIMEOUT_S, ServerThread, encode, noise_image
 
-FUNCTION_APP_DIR = REPO_ROOT / "function_app"
 AZURITE_BLOB = REPO_ROOT / "node_modules" / ".bin" / "azurite-blob"
 # Azurite's published development account: a well-known, non-secret value.
 AZURITE_ACCOUNT = "devstoreaccount1"
@@ -74,17 +73,13 @@ def limited_server(small_limits) -> Iterator[ServerThread]:
 @pytest.fixture(scope="session")
 def function_module() -> ModuleType:
     """`function_app/function_app.py`, imported the way the Functions worker imports it."""
-    spec = importlib.util.spec_from_file_location("imageauth_function_app", FUNCTION_APP_DIR / "function_app.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_function_app("imageauth_function_app")
 
 
 @pytest.fixture(scope="session")
 def functions(function_module: ModuleType) -> dict:
     """The app's registered functions by name, as the worker's indexer sees them."""
-    return {function.get_function_name(): function for function in function_module.app.get_functions()}
+    return functions_by_name(function_module)
 
 
 @pytest.fixture(scope="session")
