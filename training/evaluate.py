@@ -25,6 +25,7 @@ from training.metrics import (
     classification_metrics,
     expected_calibration_error,
     fit_temperature,
+    sigmoid,
 )
 from training.params import load_params
 from training.plots import plot_confusion, plot_mistakes, plot_roc
@@ -50,6 +51,14 @@ def load_trained_model(model_path: Path, model_config: dict, temperature: float 
 
 def predict_probabilities(model: keras.Model, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
     return model.predict(images.astype(np.float32), batch_size=batch_size, verbose=0).reshape(-1)
+
+
+def predict_logits(model: keras.Model, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """The output layer's input to its sigmoid, in float64: what temperature scaling needs."""
+    features = keras.Model(model.inputs, model.get_layer("head_dropout").output)
+    kernel, bias = model.get_layer("probability_fake").get_weights()
+    values = features.predict(images.astype(np.float32), batch_size=batch_size, verbose=0).astype(np.float64)
+    return (values @ kernel.astype(np.float64) + bias.astype(np.float64)).reshape(-1)
 
 
 def _write_curves(labels: np.ndarray, probabilities: np.ndarray, plots_dir: Path) -> None:
@@ -80,19 +89,19 @@ def evaluate(
     model = load_trained_model(model_path, model_config)
     x_val, y_val = load_split(data_dir, "val")
     x_test, y_test = load_split(data_dir, "test")
-    val_probabilities = predict_probabilities(model, x_val)
-    test_probabilities = predict_probabilities(model, x_test)
+    val_logits, test_logits = predict_logits(model, x_val), predict_logits(model, x_test)
+    val_probabilities, test_probabilities = sigmoid(val_logits), sigmoid(test_logits)
     calibration_report = {"method": calibration, "temperature": 1.0}
     if calibration == "temperature":
-        temperature = fit_temperature(y_val, val_probabilities)
+        temperature = fit_temperature(y_val, val_logits)
         calibration_report = {
             "method": calibration,
             "temperature": temperature,
             "val_ece_uncalibrated": expected_calibration_error(y_val, val_probabilities),
             "test_ece_uncalibrated": expected_calibration_error(y_test, test_probabilities),
         }
-        val_probabilities = apply_temperature(val_probabilities, temperature)
-        test_probabilities = apply_temperature(test_probabilities, temperature)
+        val_probabilities = apply_temperature(val_logits, temperature)
+        test_probabilities = apply_temperature(test_logits, temperature)
     elif calibration != "none":
         raise ValueError(f"unknown calibration {calibration!r} (temperature or none)")
     threshold = choose_threshold(y_val, val_probabilities, threshold_strategy, target_fpr)

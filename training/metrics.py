@@ -20,27 +20,27 @@ from sklearn.metrics import (
 )
 
 ECE_BINS = 15
-# Probabilities are clipped this far from 0 and 1 before taking logits: float32 sigmoids saturate.
-LOGIT_EPSILON = 1e-7
 
 
-def logits(probabilities: np.ndarray) -> np.ndarray:
-    clipped = np.clip(probabilities.astype(np.float64), LOGIT_EPSILON, 1 - LOGIT_EPSILON)
-    return np.log(clipped) - np.log1p(-clipped)
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-np.asarray(logits, np.float64)))
 
 
-def apply_temperature(probabilities: np.ndarray, temperature: float) -> np.ndarray:
-    return 1 / (1 + np.exp(-logits(probabilities) / temperature))
+def apply_temperature(logits: np.ndarray, temperature: float) -> np.ndarray:
+    """Calibrated P(fake): sigmoid(logit / T)."""
+    return sigmoid(np.asarray(logits, np.float64) / temperature)
 
 
-def fit_temperature(labels: np.ndarray, probabilities: np.ndarray) -> float:
+def fit_temperature(labels: np.ndarray, logits: np.ndarray) -> float:
     """The temperature T minimising the log-loss of sigmoid(logit / T) on a held-out split.
 
     Temperature scaling (Guo et al., 2017) fixes over- or under-confidence
     without moving any decision: every threshold maps to one on the new scale,
-    so accuracy and ROC-AUC stay exactly as they were.
+    so accuracy and ROC-AUC stay exactly as they were. It works on the model's
+    logits, not on its probabilities: a float32 sigmoid saturates at 0 and 1,
+    and the logits of saturated images would be lost.
     """
-    z = logits(probabilities)
+    z = np.asarray(logits, np.float64)
     y = labels.astype(np.float64)
 
     def log_loss(log_temperature: float) -> float:

@@ -127,15 +127,20 @@ def test_time_budget_plans_fewer_epochs(tmp_path: Path) -> None:
     assert info["epochs_planned"] == 1 and info["epochs_run"] == 1
 
 
-def test_import_logs_every_run_and_writes_the_train_stage_outputs(gpu_run: Path, tmp_path: Path, monkeypatch) -> None:
-    from training.import_run import import_runs
-
+def _summary_entry(gpu_run: Path, tmp_path: Path, monkeypatch) -> dict:
+    """The run as scripts/train_on_gpu.sh sends it back, with MLflow pointed at a fresh store."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.chdir(tmp_path)
-    run = {
+    return {
         "train": json.loads((gpu_run / "train.json").read_text()),
         "history_csv": (gpu_run / "history.csv").read_text(),
     }
+
+
+def test_import_logs_every_run_and_writes_the_train_stage_outputs(gpu_run: Path, tmp_path: Path, monkeypatch) -> None:
+    from training.import_run import import_runs
+
+    run = _summary_entry(gpu_run, tmp_path, monkeypatch)
     loser = {**run, "train": {**run["train"], "val_accuracy": run["train"]["val_accuracy"] - 0.1}}
     summary = {"winner": "a", "runs": {"a": run, "b": loser, "c": {"log_tail": "crashed"}}}
     params = {
@@ -174,12 +179,7 @@ def test_array_digest_sees_one_changed_pixel() -> None:
 def test_earlier_rounds_are_logged_without_a_model(gpu_run: Path, tmp_path: Path, monkeypatch) -> None:
     from training.import_run import log_earlier_rounds
 
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    monkeypatch.chdir(tmp_path)
-    run = {
-        "train": json.loads((gpu_run / "train.json").read_text()),
-        "history_csv": (gpu_run / "history.csv").read_text(),
-    }
+    run = _summary_entry(gpu_run, tmp_path, monkeypatch)
     params = {"base": {"image_size": 32, "seed": 5}}
     ids = log_earlier_rounds([{"winner": "x", "runs": {"x": run, "y": {"log_tail": "killed"}}}], params)
     assert len(ids) == 1

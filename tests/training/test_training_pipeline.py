@@ -129,6 +129,22 @@ def test_exported_model_card_and_variants(project: Path):
     assert card["variant"] == min(eligible, key=lambda n: eligible[n]["size_bytes"])
 
 
+def test_export_serves_the_calibrated_probabilities_that_evaluate_reported(project: Path):
+    """The temperature fitted on validation is folded into the exported model, not just reported.
+
+    Runs before the tests that re-run or re-export (`dvc exp run`, `--run best`), which replace
+    evaluate's and export's reports with those of other runs.
+    """
+    evaluation = json.loads((project / "metrics/evaluate.json").read_text())
+    export = json.loads((project / "metrics/export.json").read_text())
+    card = json.loads((project / "models/export/model.json").read_text())
+    assert evaluation["calibration"]["method"] == "temperature"
+    assert card["calibration"]["temperature"] == evaluation["temperature"] != 1.0
+    # Export recomputes the Keras probabilities from the folded model; evaluate scaled them in numpy.
+    assert export["keras"]["ece"] == pytest.approx(evaluation["test"]["ece"], abs=1e-3)
+    assert export["keras"]["accuracy"] == pytest.approx(evaluation["test"]["accuracy"], abs=0.006)
+
+
 def test_tflite_variants_match_keras_within_stated_tolerances(project: Path):
     """Tolerances per variant, on P(fake) over the 200 demo test images.
 
@@ -187,15 +203,3 @@ def test_export_best_run_picks_the_best_validation_run(project: Path):
     # Ties are possible on 80 validation images: the exported run must be one of the best.
     assert exported.data.metrics["best_val_accuracy"] == max(r.data.metrics["best_val_accuracy"] for r in runs)
     assert card["threshold"] == pytest.approx(exported.data.metrics["threshold"])
-
-
-def test_export_serves_the_calibrated_probabilities_that_evaluate_reported(project: Path):
-    """The temperature fitted on validation is folded into the exported model, not just reported."""
-    evaluation = json.loads((project / "metrics/evaluate.json").read_text())
-    export = json.loads((project / "metrics/export.json").read_text())
-    card = json.loads((project / "models/export/model.json").read_text())
-    assert evaluation["calibration"]["method"] == "temperature"
-    assert card["calibration"]["temperature"] == evaluation["temperature"] != 1.0
-    # Export recomputes the Keras probabilities from the folded model; evaluate scaled them in numpy.
-    assert export["keras"]["ece"] == pytest.approx(evaluation["test"]["ece"], abs=1e-3)
-    assert export["keras"]["accuracy"] == pytest.approx(evaluation["test"]["accuracy"], abs=0.006)
