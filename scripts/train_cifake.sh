@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Trains the shipped model on CIFAKE with configs/cifake.yaml: ingest -> base model -> train -> evaluate
-# -> export. Resumable: run it again after an interruption and training continues from the last
-# finished epoch (state in .train_state/cifake). Runs niced so the machine stays usable.
+# Trains CIFAKE on this machine's CPU with configs/cifake.yaml: ingest -> base model -> train -> evaluate
+# -> export (the shipped model was trained on a GPU instead: scripts/train_on_gpu.sh). Resumable: run it
+# again after an interruption and training continues from the last finished epoch (state in
+# .train_state/cifake). Runs niced so the machine stays usable.
 # Usage: scripts/train_cifake.sh [ZIP]   (default ../shared/data/cifake-dev.zip)
 set -euo pipefail
 cd "$(dirname "$0")/.."
