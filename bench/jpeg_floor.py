@@ -55,14 +55,8 @@ def median_ms(step: Callable[[], object], repeats: int) -> float:
     return statistics.median(durations)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=21)
-    arguments = parser.parse_args()
-    folder = Path(tempfile.mkdtemp())
-    make_images(folder)
-    path = folder / "large.jpg"
-    data = path.read_bytes()
+def measure(path: Path, data: bytes, repeats: int) -> dict:
+    """Time each step on the file; print the table; return the report."""
 
     def pillow(scale: int) -> Callable[[], object]:
         def decode() -> Image.Image:
@@ -97,7 +91,7 @@ def main() -> None:
 
     steps["seed: Keras load_img(32x32) + predict (baseline)"] = seed_path
     steps["seed: Keras load_img(32x32) alone"] = lambda: keras.utils.load_img(path, target_size=(32, 32))
-    timings = {name: median_ms(step, arguments.repeats) for name, step in steps.items()}
+    timings = {name: median_ms(step, repeats) for name, step in steps.items()}
     floor = timings["Pillow, 1/8 DCT scale (entropy decoding of the whole file)"]
     seed = timings["seed: Keras load_img(32x32) + predict (baseline)"]
     report = {
@@ -108,12 +102,24 @@ def main() -> None:
         "latency_needed_for_8x_ms": seed / 8,
     }
     rows = [(name, f"{ms:.1f}", f"{seed / ms:.1f}x") for name, ms in timings.items()]
-    print(f"12 MP JPEG, {len(data) / 1e6:.1f} MB, median of {arguments.repeats}:")
+    print(f"12 MP JPEG, {len(data) / 1e6:.1f} MB, median of {repeats}:")
     print(tabulate(rows, headers=["step", "ms", "seed / step"]))
     print(
         f"\n8x over the seed needs <= {seed / 8:.1f} ms; "
         f"decoding the file at 1/8 scale alone takes {floor:.1f} ms: at most {seed / floor:.1f}x is possible"
     )
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=21)
+    arguments = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        make_images(Path(folder))
+        path = Path(folder) / "large.jpg"
+        data = path.read_bytes()
+        report = measure(path, data, arguments.repeats)
     RESULTS_PATH.write_text(json.dumps(report, indent=2) + "\n")
 
 

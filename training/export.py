@@ -31,7 +31,7 @@ from mlflow.tracking import MlflowClient
 from imageauth.model import Detector
 from training import tracking
 from training.dataset import load_split
-from training.evaluate import load_trained_model
+from training.evaluate import load_trained_model, predict_probabilities
 from training.metrics import classification_metrics
 from training.params import load_params
 from training.prepare_base_model import architecture
@@ -179,7 +179,7 @@ def export(
     model = load_trained_model(source["model_path"], model_config, source["temperature"])
     x_train, _ = load_split(data_dir, "train")
     x_test, y_test = load_split(data_dir, "test")
-    keras_probabilities = model.predict(x_test.astype(np.float32), batch_size=256, verbose=0).reshape(-1)
+    keras_probabilities = predict_probabilities(model, x_test)
     keras_metrics = classification_metrics(y_test, keras_probabilities, threshold)
     rng = np.random.default_rng(seed)
     representative = x_train[rng.choice(len(x_train), min(representative_images, len(x_train)), replace=False)]

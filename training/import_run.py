@@ -23,10 +23,9 @@ import keras
 import mlflow
 
 from training import tracking
-from training.params import load_params
+from training.params import flatten, load_params
 from training.plots import plot_learning_curves
 from training.prepare_base_model import architecture, build_model
-from training.train import _flatten
 
 
 def log_run(name: str, run: dict, params: dict, directory: Path) -> str:
@@ -37,7 +36,7 @@ def log_run(name: str, run: dict, params: dict, directory: Path) -> str:
     rows = list(csv.DictReader(io.StringIO(run["history_csv"])))
     logged_params = {**params, "train": train_info["train_config"]}
     with mlflow.start_run(run_name=f"gpu-{name}") as active:
-        mlflow.log_params(_flatten(logged_params))
+        mlflow.log_params(flatten(logged_params))
         mlflow.set_tags(
             {
                 "hardware": train_info["hardware"],

@@ -14,3 +14,15 @@ PARAMS_PATH = Path(os.environ.get("IMAGEAUTH_PARAMS", "params.yaml"))
 def load_params(path: Path = PARAMS_PATH) -> dict[str, Any]:
     with open(path, encoding="utf-8") as handle:
         return yaml.safe_load(handle)
+
+
+def flatten(tree: dict, prefix: str = "") -> dict:
+    """`{"train": {"epochs": 7}}` -> `{"train.epochs": 7}`: how parameters are logged to MLflow."""
+    flat = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat

@@ -19,8 +19,6 @@ import argparse
 import csv
 import hashlib
 import json
-import os
-import platform
 import shutil
 import sys
 import time
@@ -32,9 +30,10 @@ import numpy as np
 
 from training import tracking
 from training.dataset import load_split, make_dataset
-from training.params import load_params
+from training.params import flatten, load_params
 from training.plots import plot_learning_curves
 from training.prepare_base_model import VGG16_BLOCKS, architecture, build_model, set_trainable_blocks
+from training.run_record import best_epoch, describe_cpu
 from training.schedule import learning_rate
 
 
@@ -139,8 +138,8 @@ def train(
     run = mlflow.start_run(run_id=state.get("mlflow_run_id"))
     if "mlflow_run_id" not in state:
         state["mlflow_run_id"] = run.info.run_id
-        mlflow.log_params(_flatten(all_params or {"model": model_config, "train": train_config}))
-        mlflow.set_tags({"hardware": _hardware(), "tensorflow": _tf_version(), "stage": "train"})
+        mlflow.log_params(flatten(all_params or {"model": model_config, "train": train_config}))
+        mlflow.set_tags({"hardware": describe_cpu(), "tensorflow": _tf_version(), "stage": "train"})
         _save_state(state_dir, state)
 
     history_csv = state_dir / "history.csv"
@@ -202,23 +201,16 @@ def _summary(state, state_dir, output_dir, history_csv, best_path, n_train, n_va
     output_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(best_path, output_dir / "model.keras")
     shutil.copyfile(history_csv, output_dir / "history.csv")
-    with open(history_csv, newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    best = min(rows, key=lambda row: float(row["val_loss"]))
     started = state.get("started") or base_model_path.stat().st_mtime
     summary = {
         "mlflow_run_id": state["mlflow_run_id"],
         "complete": "fine_tune" in state["completed_phases"],
-        "epochs_run": len(rows),
-        "best_epoch": int(best["epoch"]) + 1,
-        "val_loss": float(best["val_loss"]),
-        "val_accuracy": float(best["val_accuracy"]),
-        "val_auc": float(best["val_auc"]),
+        **best_epoch(history_csv),
         "train_images": n_train,
         "val_images": n_val,
         # Wall-clock from the first epoch's start to the last epoch's end, resumes included.
         "training_seconds": round(history_csv.stat().st_mtime - started, 1),
-        "hardware": _hardware(),
+        "hardware": describe_cpu(),
     }
     (output_dir / "train.json").write_text(json.dumps(summary, indent=2))
     plot_learning_curves(history_csv, output_dir / "learning_curves.png")
@@ -259,29 +251,6 @@ def snapshot(data_dir: Path, base_model_path: Path, output_dir: Path, state_dir:
         mlflow.log_artifact(str(output_dir / "model.keras"), "keras_model")
         mlflow.log_artifact(str(output_dir / "train.json"), "training")
     return summary
-
-
-def _flatten(tree: dict, prefix: str = "") -> dict:
-    flat = {}
-    for key, value in tree.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{name}."))
-        else:
-            flat[name] = value
-    return flat
-
-
-def _hardware() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} x {cpu}"
 
 
 def _tf_version() -> str:

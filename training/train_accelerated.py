@@ -20,19 +20,18 @@ because a borrowed machine may send back only so many bytes.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
-import platform
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import keras
 import numpy as np
+import yaml
 
-from training.prepare_base_model import build_model
+from training.pack import read_pack
+from training.prepare_base_model import architecture, build_model
+from training.run_record import best_epoch, describe_cpu, describe_gpus
 from training.schedule import learning_rate
 
 
@@ -205,38 +204,20 @@ def train_accelerated(
     weights_only.set_weights(model.get_weights())
     weights_only.save_weights(output_dir / "model.weights.h5")
     (output_dir / "best.weights.h5").unlink()
-    with open(history_csv, newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    best = min(rows, key=lambda row: float(row["val_loss"]))
     summary = {
         "complete": True,
         "epochs_planned": epochs,
-        "epochs_run": len(rows),
-        "best_epoch": int(best["epoch"]) + 1,
-        "val_loss": float(best["val_loss"]),
-        "val_accuracy": float(best["val_accuracy"]),
-        "val_auc": float(best["val_auc"]),
+        **best_epoch(history_csv),
         "train_images": len(x_train),
         "val_images": len(x_val),
         "training_seconds": round(time.time() - started, 1),
         "images_per_second": round(speed),
-        "hardware": _hardware(),
+        "hardware": f"{describe_gpus() or 'no GPU'} + {describe_cpu()} CPU threads",
         "framework": f"keras {keras.__version__} on {keras.backend.backend()}",
         "train_config": train_config,
     }
     (output_dir / "train.json").write_text(json.dumps(summary, indent=2))
     return summary
-
-
-def _hardware() -> str:
-    try:
-        gpus = subprocess.run(
-            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True, check=True
-        ).stdout.split("\n")
-        gpu = ", ".join(name for name in gpus if name)
-    except (OSError, subprocess.CalledProcessError):
-        gpu = "no GPU"
-    return f"{gpu} + {os.cpu_count()} x {platform.processor() or platform.machine()} CPU threads"
 
 
 def main() -> None:
@@ -247,12 +228,6 @@ def main() -> None:
     parser.add_argument("--time-budget", type=float, default=300, help="seconds, compilation included")
     parser.add_argument("--set", action="append", default=[], help="train.KEY=VALUE overrides (YAML values)")
     arguments = parser.parse_args()
-
-    import yaml
-
-    from training.pack import read_pack
-    from training.prepare_base_model import architecture
-
     params = yaml.safe_load(arguments.config.read_text())
     for override in arguments.set:
         key, value = override.split("=", 1)
@@ -276,4 +251,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
