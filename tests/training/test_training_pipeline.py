@@ -150,7 +150,10 @@ def test_tflite_variants_match_keras_within_stated_tolerances(project: Path):
 
     float32 is the same graph, so only float rounding differs (< 1e-4).
     dynamic-range stores weights in int8 and computes in float: small, spread-out
-    error (mean < 0.02, verdicts agree on >= 95 % of images).
+    error (mean < 0.02, verdicts agree on >= 95 % of images) on the model as trained.
+    The exported model has evaluate's temperature folded into its output layer; a
+    temperature T < 1 multiplies every logit error by 1/T (the demo model, trained
+    for three epochs, gets T of about 0.3), so the bound on |dP| scales with it.
     int8 also quantises activations, calibrated on 500 training images. On this
     briefly trained from-scratch model (no batch normalisation, wide activation
     ranges) that costs a lot - about 0.2 mean |dP| and ROC-AUC 0.76 vs 0.96 when
@@ -159,9 +162,10 @@ def test_tflite_variants_match_keras_within_stated_tolerances(project: Path):
     (`test_exported_model_card_and_variants`).
     """
     variants = json.loads((project / "metrics/export.json").read_text())["variants"]
+    temperature = json.loads((project / "metrics/evaluate.json").read_text())["temperature"]
     assert variants["float32"]["max_abs_diff_vs_keras"] < 1e-4
     assert variants["float32"]["verdict_agreement_vs_keras"] == 1.0
-    assert variants["dynamic_range"]["mean_abs_diff_vs_keras"] < 0.02
+    assert variants["dynamic_range"]["mean_abs_diff_vs_keras"] < 0.02 / min(temperature, 1.0)
     assert variants["dynamic_range"]["verdict_agreement_vs_keras"] >= 0.95
     assert variants["int8"]["roc_auc"] > 0.6
 
