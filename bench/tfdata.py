@@ -25,7 +25,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
-from training.dataset import load_split, make_dataset  # noqa: E402
+from training.arrays import load_split
+from training.dataset import make_dataset  # noqa: E402
 from training.demo_data import make_demo_dataset  # noqa: E402
 from training.ingest import ingest  # noqa: E402
 

@@ -27,6 +27,14 @@ def percent(value: float) -> str:
     return f"{value * 100:.2f} %"
 
 
+def duration(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
+
+
+def where(training: dict) -> str:
+    return training["hardware"] + (f" ({training['framework']})" if "framework" in training else "")
+
+
 def render(card: dict) -> str:
     training = card["training"]
     counts = card["dataset"]["counts"]
@@ -35,16 +43,26 @@ def render(card: dict) -> str:
     train_images = sum(counts["train"].values())
     val_images = sum(counts["val"].values())
     test_images = sum(counts["test"].values())
-    seconds = training["training_seconds"]
-    duration = f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
     status = "complete" if training.get("complete", True) else "stopped early (time limit); best epoch so far"
-    where = training["hardware"] + (f" ({training['framework']})" if "framework" in training else "")
     compared = training.get("compared_runs", {})
     chosen_from = (
         f"; the best by validation accuracy of {len(compared)} configurations trained side by side"
         if len(compared) > 1
         else ""
     )
+    if "continued_from" in training:
+        parent = training["continued_from"]
+        trained = (
+            f"{parent['epochs_run']} epochs (best {parent['best_epoch']} by validation loss) in "
+            f"{duration(parent['training_seconds'])} on {where(parent)}, then continued at a low learning rate for "
+            f"{training['epochs_run']} epochs ({status}) in {duration(training['training_seconds'])} on "
+            f"{where(training)}, best epoch {training['best_epoch']} by validation loss{chosen_from}."
+        )
+    else:
+        trained = (
+            f"{training['epochs_run']} epochs ({status}), best epoch {training['best_epoch']} by validation loss, "
+            f"{duration(training['training_seconds'])} on {where(training)}{chosen_from}."
+        )
     temperature = card.get("calibration", {}).get("temperature", 1.0)
     lines = [
         f"- **Model** `{card['version']}`: VGG16 from scratch (weights `{card['weights_init']}`) + dense head, "
@@ -52,10 +70,15 @@ def render(card: dict) -> str:
         f"- **Data**: CIFAKE development split ({card['dataset']['source']}): {train_images:,} train / "
         f"{val_images:,} validation / {test_images:,} test images after removing "
         f"{card['dataset']['duplicates_dropped']} duplicates by content hash.",
-        f"- **Training**: {training['epochs_run']} epochs ({status}), best epoch {training['best_epoch']} by "
-        f"validation loss, {duration} on {where}{chosen_from}.",
+        f"- **Training**: {trained}",
         f"- **Calibration**: temperature {temperature:.3f}, fitted on the validation split and folded into the "
-        "output layer." if temperature != 1.0 else "- **Calibration**: none.",
+        "output layer."
+        if temperature != 1.0
+        else "- **Calibration**: none.",
+        "- **Flip averaging**: the model scores each image and its mirror image and averages the two logits, "
+        "inside the exported graph (twice the compute of one view)."
+        if card.get("flip_average", {}).get("enabled")
+        else "- **Flip averaging**: none (one view per image).",
         f"- **Threshold** {card['threshold']:.3f} ({card['threshold_strategy']}, chosen on the validation split).",
         "",
         f"CIFAKE dev-test ({shipped['images']:,} images never used for training or tuning):",

@@ -8,16 +8,8 @@ tensors. Augmentation runs on the training split only: flips on whole batches
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import tensorflow as tf
-
-
-def load_split(data_dir: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
-    images = np.load(data_dir / f"{split}_images.npy")
-    labels = np.load(data_dir / f"{split}_labels.npy")
-    return images, labels
 
 
 def _translate(pixels: int, seed: int):

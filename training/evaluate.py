@@ -18,7 +18,8 @@ import numpy as np
 from sklearn.metrics import precision_recall_curve, roc_curve
 
 from training import tracking
-from training.dataset import load_split
+from training.arrays import load_split
+from training.layers import HorizontalFlip
 from training.metrics import (
     apply_temperature,
     choose_threshold,
@@ -32,12 +33,15 @@ from training.plots import plot_confusion, plot_mistakes, plot_roc
 from training.prepare_base_model import architecture, build_model
 
 
-def load_trained_model(model_path: Path, model_config: dict, temperature: float = 1.0) -> keras.Model:
+def load_trained_model(
+    model_path: Path, model_config: dict, temperature: float = 1.0, flip_average: bool = False
+) -> keras.Model:
     """Rebuild in float32 and load the trained weights, whatever precision training used.
 
     A calibration temperature is folded into the output layer: sigmoid((Wx + b) / T)
     is sigmoid((W / T) x + b / T), so the exported model needs no extra op and
-    every runtime serves calibrated probabilities.
+    every runtime serves calibrated probabilities. `flip_average` wraps the
+    model so that it also scores the mirror image (see `flip_averaged`).
     """
     keras.mixed_precision.set_global_policy("float32")
     model = build_model(seed=0, **{**model_config, "weights": None})
@@ -46,19 +50,48 @@ def load_trained_model(model_path: Path, model_config: dict, temperature: float 
         output = model.get_layer("probability_fake")
         kernel, bias = output.get_weights()
         output.set_weights([kernel / temperature, bias / temperature])
-    return model
+    return flip_averaged(model) if flip_average else model
+
+
+def flip_averaged(model: keras.Model) -> keras.Model:
+    """The model applied to an image and its mirror image, logits averaged, as one graph.
+
+    Training flips half the images, so both views are in distribution and their
+    errors partly cancel. The output layer is linear before its sigmoid, so
+    averaging the two views' features and applying it once equals averaging the
+    two logits - what `predict_logits(..., flip_average=True)` computes - and the
+    exported model stays a single input -> P(fake) graph at twice the compute.
+    """
+    features = keras.Model(model.inputs, model.get_layer("head_dropout").output, name="vgg16_features")
+    image = keras.Input(shape=model.input_shape[1:], name="image")
+    mirrored = HorizontalFlip(name="mirror")(image)
+    averaged = keras.layers.Average(name="flip_average")([features(image), features(mirrored)])
+    outputs = model.get_layer("probability_fake")(averaged)
+    return keras.Model(image, outputs, name=f"{model.name}_flip_average")
 
 
 def predict_probabilities(model: keras.Model, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
     return model.predict(images.astype(np.float32), batch_size=batch_size, verbose=0).reshape(-1)
 
 
-def predict_logits(model: keras.Model, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """The output layer's input to its sigmoid, in float64: what temperature scaling needs."""
+def predict_logits(
+    model: keras.Model, images: np.ndarray, flip_average: bool = False, batch_size: int = 256
+) -> np.ndarray:
+    """The output layer's input to its sigmoid, in float64: what temperature scaling needs.
+
+    `model` is the plain (unwrapped) model; with `flip_average` the logits of
+    each image and its mirror image are averaged.
+    """
     features = keras.Model(model.inputs, model.get_layer("head_dropout").output)
     kernel, bias = model.get_layer("probability_fake").get_weights()
-    values = features.predict(images.astype(np.float32), batch_size=batch_size, verbose=0).astype(np.float64)
-    return (values @ kernel.astype(np.float64) + bias.astype(np.float64)).reshape(-1)
+
+    def logits(pixels: np.ndarray) -> np.ndarray:
+        values = features.predict(pixels.astype(np.float32), batch_size=batch_size, verbose=0).astype(np.float64)
+        return (values @ kernel.astype(np.float64) + bias.astype(np.float64)).reshape(-1)
+
+    if flip_average:
+        return (logits(images) + logits(images[:, :, ::-1])) / 2
+    return logits(images)
 
 
 def _write_curves(labels: np.ndarray, probabilities: np.ndarray, plots_dir: Path) -> None:
@@ -85,11 +118,13 @@ def evaluate(
     threshold_strategy: str,
     target_fpr: float,
     calibration: str = "none",
+    flip_average: bool = False,
 ) -> dict:
     model = load_trained_model(model_path, model_config)
     x_val, y_val = load_split(data_dir, "val")
     x_test, y_test = load_split(data_dir, "test")
-    val_logits, test_logits = predict_logits(model, x_val), predict_logits(model, x_test)
+    val_logits = predict_logits(model, x_val, flip_average)
+    test_logits = predict_logits(model, x_test, flip_average)
     val_probabilities, test_probabilities = sigmoid(val_logits), sigmoid(test_logits)
     calibration_report = {"method": calibration, "temperature": 1.0}
     if calibration == "temperature":
@@ -111,6 +146,7 @@ def evaluate(
         "threshold_strategy": threshold_strategy,
         "temperature": calibration_report["temperature"],
         "calibration": calibration_report,
+        "flip_average": flip_average,
         "test": classification_metrics(y_test, test_probabilities, threshold),
         "val": classification_metrics(y_val, val_probabilities, threshold),
         "test_at_0.5": classification_metrics(y_test, test_probabilities, 0.5),
@@ -148,6 +184,8 @@ def _log_to_mlflow(train_info_path: Path, report: dict, plots_dir: Path) -> None
     run_id = json.loads(train_info_path.read_text())["mlflow_run_id"]
     with mlflow.start_run(run_id=run_id):
         mlflow.log_metrics({"threshold": report["threshold"], "temperature": report["temperature"]})
+        # A tag, not a param: a run may be evaluated again with the other setting.
+        mlflow.set_tag("flip_average", str(report["flip_average"]).lower())
         for split in ("test", "val"):
             mlflow.log_metrics({f"{split}_{k}": v for k, v in report[split].items() if isinstance(v, float)})
         for name in ("roc.png", "confusion_matrix.png", "mistakes.png"):
@@ -170,6 +208,7 @@ def main() -> None:
         threshold_strategy=section["threshold"],
         target_fpr=section["target_fpr"],
         calibration=section["calibration"],
+        flip_average=section.get("flip_average", False),
     )
     print(json.dumps({"threshold": report["threshold"], "test": report["test"]}, indent=2))
 

@@ -30,7 +30,7 @@ from mlflow.tracking import MlflowClient
 
 from imageauth.model import Detector
 from training import tracking
-from training.dataset import load_split
+from training.arrays import load_split
 from training.evaluate import load_trained_model, predict_probabilities
 from training.metrics import classification_metrics
 from training.params import load_params
@@ -125,6 +125,7 @@ def _model_source(run: str, train_dir: Path, metrics_dir: Path, metric: str) -> 
             "threshold": evaluation["threshold"],
             "threshold_strategy": evaluation["threshold_strategy"],
             "temperature": evaluation.get("temperature", 1.0),
+            "flip_average": evaluation.get("flip_average", False),
             "training": train_info,
         }
     if run != "best":
@@ -141,6 +142,7 @@ def _model_source(run: str, train_dir: Path, metrics_dir: Path, metric: str) -> 
         "threshold": data.metrics["threshold"],
         "threshold_strategy": data.params.get("evaluate.threshold", "unknown"),
         "temperature": data.metrics.get("temperature", 1.0),
+        "flip_average": data.tags.get("flip_average") == "true",
         "training": _training_summary(run_id, data),
     }
 
@@ -176,7 +178,7 @@ def export(
     tracking.configure()
     source = _model_source(run, train_dir, metrics_dir, best_metric)
     threshold = float(source["threshold"])
-    model = load_trained_model(source["model_path"], model_config, source["temperature"])
+    model = load_trained_model(source["model_path"], model_config, source["temperature"], source["flip_average"])
     x_train, _ = load_split(data_dir, "train")
     x_test, y_test = load_split(data_dir, "test")
     keras_probabilities = predict_probabilities(model, x_test)
@@ -259,6 +261,10 @@ def _model_card(
         "calibration": {
             "temperature": source["temperature"],
             "note": "temperature scaling fitted on the validation split, folded into the output layer (1.0: none)",
+        },
+        "flip_average": {
+            "enabled": source["flip_average"],
+            "note": "the model scores the image and its mirror image and averages the logits, in one graph",
         },
         "metrics": results[chosen],
         "metrics_keras": keras_metrics,

@@ -23,6 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from imageauth.preprocess import ImageError, load_image
+from training.arrays import save_split
 from training.params import load_params
 from training.sources import fetch
 from training.split import Record, assign_splits
@@ -102,8 +103,7 @@ def ingest(
             if rows
             else np.zeros((0, image_size, image_size, 3), np.uint8)
         )
-        np.save(output_dir / f"{split}_images.npy", images)
-        np.save(output_dir / f"{split}_labels.npy", np.array([labels.index(r.label) for r in rows], np.uint8))
+        save_split(output_dir, split, images, np.array([labels.index(r.label) for r in rows], np.uint8))
     _write_manifest(output_dir / "manifest.csv", records)
     report = {
         "source": source,

@@ -20,3 +20,11 @@ class VGG16Preprocess(keras.layers.Layer):
     def call(self, inputs):
         bgr = ops.flip(ops.cast(inputs, self.compute_dtype), axis=-1)
         return bgr - ops.cast(ops.convert_to_tensor(VGG16_BGR_MEAN), self.compute_dtype)
+
+
+@keras.saving.register_keras_serializable(package="imageauth")
+class HorizontalFlip(keras.layers.Layer):
+    """Mirror NHWC images left to right: the deterministic half of flip test-time averaging."""
+
+    def call(self, inputs):
+        return ops.flip(inputs, axis=2)

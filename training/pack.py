@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from training.arrays import load_split
+
 PACKED_SPLITS = ("train", "val")
 
 
@@ -39,12 +41,12 @@ def write_pack(data_dir: Path, source_zip: Path, output: Path, splits: tuple[str
         for split in splits:
             blobs = [archive.read(prefix + row["path"]) for row in rows if row["split"] == split]
             offsets = np.cumsum([0] + [len(blob) for blob in blobs], dtype=np.int64)
-            images = np.load(data_dir / f"{split}_images.npy", mmap_mode="r")
+            images, split_labels = load_split(data_dir, split, mmap_mode="r")
             if len(blobs) != len(images):
                 raise ValueError(f"{split}: manifest lists {len(blobs)} files, the arrays hold {len(images)}")
             arrays[f"{split}_files"] = np.frombuffer(b"".join(blobs), np.uint8)
             arrays[f"{split}_offsets"] = offsets
-            arrays[f"{split}_labels"] = np.load(data_dir / f"{split}_labels.npy")
+            arrays[f"{split}_labels"] = split_labels
             arrays[f"{split}_digest"] = np.array(array_digest(images))
             arrays[f"{split}_shape"] = np.array(images.shape)
     output.parent.mkdir(parents=True, exist_ok=True)

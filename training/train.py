@@ -29,7 +29,8 @@ import mlflow
 import numpy as np
 
 from training import tracking
-from training.dataset import load_split, make_dataset
+from training.arrays import load_split
+from training.dataset import make_dataset
 from training.params import flatten, load_params
 from training.plots import plot_learning_curves
 from training.prepare_base_model import VGG16_BLOCKS, architecture, build_model, set_trainable_blocks

@@ -29,6 +29,7 @@ import keras
 import numpy as np
 import yaml
 
+from training.arrays import load_split
 from training.pack import read_pack
 from training.prepare_base_model import architecture, build_model
 from training.run_record import best_epoch, describe_cpu, describe_gpus
@@ -153,6 +154,9 @@ def train_accelerated(
     (x_train, y_train), (x_val, y_val) = data["train"], data["val"]
     batch_size = train_config["batch_size"]
     model = build_model(seed=seed, **{**model_config, "weights": None})
+    if train_config.get("init_weights"):
+        # Continue a finished run (a "refine" round): its weights, a fresh optimizer and schedule.
+        model.load_weights(train_config["init_weights"])
     speed, compile_seconds = measure_speed(model, x_train, batch_size)
     # Margins for validation, the host side, and compiling once more with the real optimizer.
     epoch_seconds = len(x_train) / speed * 1.3 + 2
@@ -222,7 +226,9 @@ def train_accelerated(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pack", type=Path, required=True, help="made by training.pack")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--pack", type=Path, help="made by training.pack (on a machine without the ingest arrays)")
+    source.add_argument("--data-dir", type=Path, help="ingest's output folder (the same arrays, already decoded)")
     parser.add_argument("--config", type=Path, required=True, help="a params file (architecture, train section)")
     parser.add_argument("--output-dir", type=Path, required=True)
     parser.add_argument("--time-budget", type=float, default=300, help="seconds, compilation included")
@@ -237,8 +243,11 @@ def main() -> None:
             target = target[part]
         target[path[-1]] = yaml.safe_load(value)
     started = time.monotonic()
-    data = read_pack(arguments.pack, workers=min(8, os.cpu_count() or 1))
-    print(f"decoded and verified the pack in {time.monotonic() - started:.0f} s", flush=True)
+    if arguments.pack:
+        data = read_pack(arguments.pack, workers=min(8, os.cpu_count() or 1))
+        print(f"decoded and verified the pack in {time.monotonic() - started:.0f} s", flush=True)
+    else:
+        data = {split: load_split(arguments.data_dir, split) for split in ("train", "val")}
     summary = train_accelerated(
         data,
         arguments.output_dir,

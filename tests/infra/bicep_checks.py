@@ -186,7 +186,8 @@ def module_problems(path: Path) -> list[str]:
         problems += [f"{symbol}: {relative} has no param {name}" for name in passed if name not in declared]
         problems += [
             f"{symbol}: required param {name} of {relative} is not passed"
-            for name, required in declared.items() if required and name not in passed
+            for name, required in declared.items()
+            if required and name not in passed
         ]
         available = outputs(read(target))
         for used in re.findall(rf"\b{symbol}\.outputs\.(\w+)", strip_comments(text)):

@@ -23,8 +23,7 @@ def bicep_setting_names() -> set[str]:
 def missing_settings(read_names: set[str], defined: set[str]) -> set[str]:
     """Names the code reads that the Bicep neither sets nor configures as a connection prefix."""
     return {
-        name for name in read_names
-        if name not in defined and not any(key.startswith(f"{name}__") for key in defined)
+        name for name in read_names if name not in defined and not any(key.startswith(f"{name}__") for key in defined)
     }
 
 

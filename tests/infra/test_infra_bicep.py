@@ -119,7 +119,9 @@ def test_python_version_matches_pyproject():
 
 def test_one_user_assigned_identity_and_identity_based_connections():
     identities = [
-        r for path in bicep_files() for r in resources(read(path))
+        r
+        for path in bicep_files()
+        for r in resources(read(path))
         if r.type_and_version.startswith("Microsoft.ManagedIdentity/userAssignedIdentities@")
     ]
     assert len(identities) == 1
@@ -162,7 +164,11 @@ def test_names_come_from_one_token_and_can_be_overridden():
     assert main.count("uniqueString(") == 1
     derived = re.findall(r"^\s*(\w+):\s*!empty\((\w+)\)\s*\?\s*\2\s*:\s*'[^']*\$\{resourceToken\}'", main, re.MULTILINE)
     assert {name for _, name in derived} >= {
-        "identityName", "storageAccountName", "functionAppName", "staticWebAppName", "systemTopicName",
+        "identityName",
+        "storageAccountName",
+        "functionAppName",
+        "staticWebAppName",
+        "systemTopicName",
     }
     for _, name in derived:
         assert param_default(main, name) == "", name
@@ -172,8 +178,12 @@ def test_outputs_are_upper_snake_and_cover_the_workflows():
     declared = outputs(read(MAIN))
     assert all(re.fullmatch(r"[A-Z][A-Z0-9_]*", name) for name in declared)
     assert set(declared) >= {
-        "AZURE_FUNCTION_APP_NAME", "API_BASE_URL", "AZURE_STORAGE_ACCOUNT_NAME",
-        "STATIC_WEB_APP_URL", "STATIC_WEB_APP_NAME", "AZURE_EVENTGRID_SYSTEM_TOPIC_NAME",
+        "AZURE_FUNCTION_APP_NAME",
+        "API_BASE_URL",
+        "AZURE_STORAGE_ACCOUNT_NAME",
+        "STATIC_WEB_APP_URL",
+        "STATIC_WEB_APP_NAME",
+        "AZURE_EVENTGRID_SYSTEM_TOPIC_NAME",
     }
 
 

