@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from small_models import MODEL_CONFIG, save_moderate_model
 
 from training.evaluate import load_trained_model, predict_logits
 from training.metrics import apply_temperature, choose_threshold, expected_calibration_error, fit_temperature, sigmoid
-from training.prepare_base_model import build_model
-
-MODEL_CONFIG = {"image_size": 32, "weights": None, "dense_units": 8, "dropout": 0.0}
 
 
 def _overconfident(count: int, temperature: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -51,12 +49,7 @@ def test_a_calibrated_model_needs_no_scaling() -> None:
 
 
 def test_folded_temperature_gives_the_scaled_probabilities(tmp_path) -> None:
-    model = build_model(seed=1, **MODEL_CONFIG)
-    output = model.get_layer("probability_fake")
-    kernel, bias = output.get_weights()
-    output.set_weights([kernel * 1e-3, bias])  # moderate probabilities, far from float32 saturation
-    path = tmp_path / "model.keras"
-    model.save(path)
+    path = save_moderate_model(tmp_path / "model.keras", seed=1)
     images = np.random.default_rng(4).integers(0, 256, (16, 32, 32, 3)).astype(np.float32)
     plain = load_trained_model(path, MODEL_CONFIG)
     raw = plain.predict(images, verbose=0).reshape(-1)

@@ -3,22 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+from small_models import MODEL_CONFIG, save_moderate_model
 
 from training.evaluate import load_trained_model, predict_logits
 from training.metrics import apply_temperature
-from training.prepare_base_model import build_model
-
-MODEL_CONFIG = {"image_size": 32, "weights": None, "dense_units": 8, "dropout": 0.0}
-
-
-def _saved_model(tmp_path):
-    model = build_model(seed=2, **MODEL_CONFIG)
-    output = model.get_layer("probability_fake")
-    kernel, bias = output.get_weights()
-    output.set_weights([kernel * 1e-3, bias])  # moderate probabilities, far from float32 saturation
-    path = tmp_path / "model.keras"
-    model.save(path)
-    return path
 
 
 def _images(count: int = 12) -> np.ndarray:
@@ -26,7 +14,7 @@ def _images(count: int = 12) -> np.ndarray:
 
 
 def test_flip_averaged_model_cannot_tell_an_image_from_its_mirror(tmp_path) -> None:
-    path = _saved_model(tmp_path)
+    path = save_moderate_model(tmp_path / "model.keras", seed=2)
     images = _images()
     mirrored = images[:, :, ::-1]
     plain = load_trained_model(path, MODEL_CONFIG)
@@ -39,7 +27,7 @@ def test_flip_averaged_model_cannot_tell_an_image_from_its_mirror(tmp_path) -> N
 
 def test_wrapped_graph_equals_the_averaged_logits_that_evaluate_calibrates(tmp_path) -> None:
     """Evaluate fits T and the threshold on `predict_logits(..., flip_average=True)`; export ships the graph."""
-    path = _saved_model(tmp_path)
+    path = save_moderate_model(tmp_path / "model.keras", seed=2)
     images = _images()
     plain = load_trained_model(path, MODEL_CONFIG)
     averaged_logits = predict_logits(plain, images, flip_average=True)
