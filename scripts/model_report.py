@@ -32,7 +32,9 @@ def duration(seconds: float) -> str:
 
 
 def where(training: dict) -> str:
-    return training["hardware"] + (f" ({training['framework']})" if "framework" in training else "")
+    return training["hardware"].removeprefix("no GPU + ") + (
+        f" ({training['framework']})" if "framework" in training else ""
+    )
 
 
 def render(card: dict) -> str:
