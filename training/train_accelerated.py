@@ -146,23 +146,40 @@ def train_accelerated(
     train_config: dict,
     seed: int,
     time_budget: float,
+    resumable: bool = False,
 ) -> dict:
-    """Train one configuration; write `model.weights.h5` (best epoch), `history.csv`, `train.json` to `output_dir`."""
+    """Train one configuration; write `model.weights.h5` (best epoch), `history.csv`, `train.json` to `output_dir`.
+
+    `resumable` (for CPU runs that outlive a working session): a Keras
+    BackupAndRestore state after every epoch and the epoch plan in
+    `output_dir/plan.json`, so that the same call after a kill continues the
+    same schedule from the last finished epoch instead of planning anew.
+    """
     started = time.time()
     if train_config["mixed_precision"]:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
     (x_train, y_train), (x_val, y_val) = data["train"], data["val"]
     batch_size = train_config["batch_size"]
+    output_dir.mkdir(parents=True, exist_ok=True)
+    plan_path, backup_dir = output_dir / "plan.json", output_dir / "backup"
     model = build_model(seed=seed, **{**model_config, "weights": None})
     if train_config.get("init_weights"):
         # Continue a finished run (a "refine" round): its weights, a fresh optimizer and schedule.
         model.load_weights(train_config["init_weights"])
-    speed, compile_seconds = measure_speed(model, x_train, batch_size)
-    # Margins for validation, the host side, and compiling once more with the real optimizer.
-    epoch_seconds = len(x_train) / speed * 1.3 + 2
-    affordable = int((time_budget - (time.time() - started) - compile_seconds) / epoch_seconds)
-    epochs = max(1, min(train_config["epochs"], affordable))
-    print(f"{speed:.0f} images/s: {epochs} epochs of ~{epoch_seconds:.0f} s", flush=True)
+    plan = json.loads(plan_path.read_text()) if resumable and backup_dir.exists() and plan_path.exists() else None
+    if plan:
+        print(f"resuming: {plan['epochs']} epochs planned, state in {backup_dir}", flush=True)
+    else:
+        speed, compile_seconds = measure_speed(model, x_train, batch_size)
+        # Margins for validation, the host side, and compiling once more with the real optimizer.
+        epoch_seconds = len(x_train) / speed * 1.3 + 2
+        affordable = int((time_budget - (time.time() - started) - compile_seconds) / epoch_seconds)
+        epochs = max(1, min(train_config["epochs"], affordable))
+        print(f"{speed:.0f} images/s: {epochs} epochs of ~{epoch_seconds:.0f} s", flush=True)
+        plan = {"epochs": epochs, "images_per_second": round(speed), "seconds_before": 0.0}
+        if resumable:
+            plan_path.write_text(json.dumps(plan))
+    epochs, speed = plan["epochs"], plan["images_per_second"]
 
     steps = -(-len(x_train) // batch_size)
     _compile(
@@ -184,22 +201,39 @@ def train_accelerated(
         x_train, y_train, batch_size, seed, augmentation["flip"], augmentation["translate"], **workers
     )
     val_batches = Batches(x_val, y_val, 1024, seed, training=False)
-    output_dir.mkdir(parents=True, exist_ok=True)
     history_csv = output_dir / "history.csv"
+    resuming = (
+        resumable and backup_dir.exists() and history_csv.exists() and len(history_csv.read_text().splitlines()) > 1
+    )
+    # A resumed run must not overwrite the best epoch so far with a worse one.
+    best_so_far = best_epoch(history_csv)["val_loss"] if resuming else None
+
+    def record_seconds(epoch, logs):
+        if resumable:
+            plan_path.write_text(json.dumps({**plan, "seconds_before": plan["seconds_before"] + time.time() - started}))
+
     model.fit(
         train_batches,
         validation_data=val_batches,
         epochs=epochs,
         verbose=2,
         callbacks=[
-            # First, so that validation, the log and the checkpoint all see the averaged weights.
+            keras.callbacks.CSVLogger(str(history_csv), append=resuming),
+            # Before the EMA swap: the backup holds the raw weights, and the averages in the optimizer.
+            *([keras.callbacks.BackupAndRestore(str(backup_dir))] if resumable else []),
+            # Before the checkpoint, so that it saves the averaged weights (validation swaps them in
+            # by itself).
             *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if train_config.get("ema_momentum") else []),
-            keras.callbacks.CSVLogger(str(history_csv)),
             keras.callbacks.ModelCheckpoint(
-                str(output_dir / "best.weights.h5"), monitor="val_loss", save_best_only=True, save_weights_only=True
+                str(output_dir / "best.weights.h5"),
+                monitor="val_loss",
+                save_best_only=True,
+                save_weights_only=True,
+                initial_value_threshold=best_so_far,
             ),
             keras.callbacks.EarlyStopping(monitor="val_loss", patience=train_config["early_stopping_patience"]),
             TimeBudget(time_budget - (time.time() - started)),
+            keras.callbacks.LambdaCallback(on_epoch_end=record_seconds),
         ],
     )
     # The checkpoint holds Adam's moments too (3x the size); ship the best epoch's weights alone.
@@ -214,7 +248,7 @@ def train_accelerated(
         **best_epoch(history_csv),
         "train_images": len(x_train),
         "val_images": len(x_val),
-        "training_seconds": round(time.time() - started, 1),
+        "training_seconds": round(plan["seconds_before"] + time.time() - started, 1),
         "images_per_second": round(speed),
         "hardware": f"{describe_gpus() or 'no GPU'} + {describe_cpu()} CPU threads",
         "framework": f"keras {keras.__version__} on {keras.backend.backend()}",
@@ -232,6 +266,7 @@ def main() -> None:
     parser.add_argument("--config", type=Path, required=True, help="a params file (architecture, train section)")
     parser.add_argument("--output-dir", type=Path, required=True)
     parser.add_argument("--time-budget", type=float, default=300, help="seconds, compilation included")
+    parser.add_argument("--resumable", action="store_true", help="back up every epoch; run again to continue")
     parser.add_argument("--set", action="append", default=[], help="train.KEY=VALUE overrides (YAML values)")
     arguments = parser.parse_args()
     params = yaml.safe_load(arguments.config.read_text())
@@ -255,6 +290,7 @@ def main() -> None:
         params["train"],
         params["base"]["seed"],
         arguments.time_budget - (time.monotonic() - started),
+        arguments.resumable,
     )
     print(json.dumps(summary), flush=True)
 

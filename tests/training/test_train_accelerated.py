@@ -148,6 +148,34 @@ def test_init_weights_continues_from_a_finished_run(gpu_run: Path, tmp_path: Pat
     assert np.abs(fresh - expected).max() > 1e-3
 
 
+def test_a_killed_resumable_run_continues_its_schedule(tmp_path: Path, monkeypatch) -> None:
+    """Killed after epoch 2 of 3, the same call again trains epoch 3 only, on the first call's plan."""
+    import training.train_accelerated as trainer
+
+    config = {**TRAIN_CONFIG, "epochs": 3, "ema_momentum": 0.9}
+    killed_after = []
+
+    def kill_after_second_epoch(self, epoch, logs=None):
+        if epoch == 1:
+            killed_after.append(epoch)
+            raise KeyboardInterrupt  # as if the session ended
+
+    with monkeypatch.context() as patch:
+        patch.setattr(trainer.TimeBudget, "on_epoch_end", kill_after_second_epoch)
+        with pytest.raises(KeyboardInterrupt):
+            train_accelerated(_tiny_data(), tmp_path, MODEL_CONFIG, config, seed=5, time_budget=600, resumable=True)
+    assert killed_after == [1] and (tmp_path / "backup").is_dir()
+    assert len((tmp_path / "history.csv").read_text().splitlines()) == 1 + 2
+
+    # A budget that would plan a single epoch: the resumed run keeps the original plan instead.
+    info = train_accelerated(_tiny_data(), tmp_path, MODEL_CONFIG, config, seed=5, time_budget=1, resumable=True)
+    assert info["epochs_planned"] == 3 and info["epochs_run"] == 3
+    epochs = [row.split(",")[0] for row in (tmp_path / "history.csv").read_text().splitlines()[1:]]
+    assert epochs == ["0", "1", "2"]
+    assert not (tmp_path / "backup").exists()  # a finished run leaves no state behind
+    assert (tmp_path / "model.weights.h5").is_file()
+
+
 def _summary_entry(gpu_run: Path, tmp_path: Path, monkeypatch) -> dict:
     """The run as scripts/train_on_gpu.sh sends it back, with MLflow pointed at a fresh store."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
