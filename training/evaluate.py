@@ -62,12 +62,17 @@ def flip_averaged(model: keras.Model) -> keras.Model:
     two logits - what `predict_logits(..., flip_average=True)` computes - and the
     exported model stays a single input -> P(fake) graph at twice the compute.
     """
-    features = keras.Model(model.inputs, model.get_layer("head_dropout").output, name="vgg16_features")
+    features = feature_extractor(model)
     image = keras.Input(shape=model.input_shape[1:], name="image")
     mirrored = HorizontalFlip(name="mirror")(image)
     averaged = keras.layers.Average(name="flip_average")([features(image), features(mirrored)])
     outputs = model.get_layer("probability_fake")(averaged)
     return keras.Model(image, outputs, name=f"{model.name}_flip_average")
+
+
+def feature_extractor(model: keras.Model) -> keras.Model:
+    """The plain model up to the output layer's input (the head's 256 features), sharing its weights."""
+    return keras.Model(model.inputs, model.get_layer("head_dropout").output, name="vgg16_features")
 
 
 def predict_probabilities(model: keras.Model, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
@@ -82,7 +87,7 @@ def predict_logits(
     `model` is the plain (unwrapped) model; with `flip_average` the logits of
     each image and its mirror image are averaged.
     """
-    features = keras.Model(model.inputs, model.get_layer("head_dropout").output)
+    features = feature_extractor(model)
     kernel, bias = model.get_layer("probability_fake").get_weights()
 
     def logits(pixels: np.ndarray) -> np.ndarray:

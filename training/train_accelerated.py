@@ -166,8 +166,10 @@ def train_accelerated(
     if train_config.get("init_weights"):
         # Continue a finished run (a "refine" round): its weights, a fresh optimizer and schedule.
         model.load_weights(train_config["init_weights"])
-    plan = json.loads(plan_path.read_text()) if resumable and backup_dir.exists() and plan_path.exists() else None
-    if plan:
+    # The plan is written before the first epoch, the backup after it: both exist only for a killed run.
+    resuming = resumable and backup_dir.exists() and plan_path.exists()
+    if resuming:
+        plan = json.loads(plan_path.read_text())
         print(f"resuming: {plan['epochs']} epochs planned, state in {backup_dir}", flush=True)
     else:
         speed, compile_seconds = measure_speed(model, x_train, batch_size)
@@ -202,15 +204,11 @@ def train_accelerated(
     )
     val_batches = Batches(x_val, y_val, 1024, seed, training=False)
     history_csv = output_dir / "history.csv"
-    resuming = (
-        resumable and backup_dir.exists() and history_csv.exists() and len(history_csv.read_text().splitlines()) > 1
-    )
     # A resumed run must not overwrite the best epoch so far with a worse one.
-    best_so_far = best_epoch(history_csv)["val_loss"] if resuming else None
+    best_so_far = best_epoch(history_csv)["val_loss"] if resuming and history_csv.exists() else None
 
     def record_seconds(epoch, logs):
-        if resumable:
-            plan_path.write_text(json.dumps({**plan, "seconds_before": plan["seconds_before"] + time.time() - started}))
+        plan_path.write_text(json.dumps({**plan, "seconds_before": plan["seconds_before"] + time.time() - started}))
 
     model.fit(
         train_batches,
@@ -233,7 +231,7 @@ def train_accelerated(
             ),
             keras.callbacks.EarlyStopping(monitor="val_loss", patience=train_config["early_stopping_patience"]),
             TimeBudget(time_budget - (time.time() - started)),
-            keras.callbacks.LambdaCallback(on_epoch_end=record_seconds),
+            *([keras.callbacks.LambdaCallback(on_epoch_end=record_seconds)] if resumable else []),
         ],
     )
     # The checkpoint holds Adam's moments too (3x the size); ship the best epoch's weights alone.
