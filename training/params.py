@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-PARAMS_PATH = Path(os.environ.get("IMAGEAUTH_PARAMS", "params.yaml"))
+# DVC runs every stage from the repository root; overrides go through DVC (`dvc exp run -S`), never around it.
+PARAMS_PATH = Path("params.yaml")
 
 
 def load_params(path: Path = PARAMS_PATH) -> dict[str, Any]:

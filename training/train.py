@@ -1,22 +1,23 @@
-"""Stage `train`: fit the VGG16 detector with tf.data, resumably, tracked in MLflow.
+"""Stage `train`: the one trainer of the shipped model, on a CPU or a borrowed accelerator.
 
-Two phases: the head alone on a frozen base (useful with ImageNet weights),
-then the top `fine_tune_blocks` VGG16 blocks (all five when training from
-scratch) at `fine_tune_learning_rate`. The best epoch by validation loss is
-kept; early stopping watches the same number.
+Keras 3 with the backend the environment names (`KERAS_BACKEND`: TensorFlow
+on a CPU, JAX or PyTorch on a GPU), so the same module and the same
+`params.yaml` train everywhere. Everything that decides what the model
+learns is in the `train` section and read here alone: initial weights,
+optimizer and weight decay, loss and label smoothing, schedule, augmentation,
+EMA, epochs and an optional time budget.
 
-Training survives interruption: everything needed to continue lives in
-`state_dir` (Keras BackupAndRestore per phase, the best model so far, the
-epoch log and the MLflow run id), outside DVC's outputs, which DVC deletes
-before re-running a stage. Running the stage again continues the same MLflow
-run from the last finished epoch. The state is removed once training ends,
-and ignored if the training parameters changed.
+A run survives being killed: the epoch plan, the MLflow run id, the epoch log
+and a Keras BackupAndRestore state live in `state_dir`, outside the DVC
+outputs (which DVC deletes before re-running a stage). Running the stage
+again continues the same schedule, the same data order and the same MLflow
+run from the last finished epoch. Without MLflow (a GPU machine) the outputs
+folder is the run record, and `training.import_run` logs it afterwards.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
 import json
 import shutil
@@ -25,51 +26,16 @@ import time
 from pathlib import Path
 
 import keras
-import mlflow
 import numpy as np
 
-from training import tracking
 from training.arrays import load_split
-from training.dataset import make_dataset
+from training.batches import Batches, validation_arrays
+from training.callbacks import MlflowEpochLogger, ThroughputLogger, TimeBudget
 from training.params import flatten, load_params
-from training.plots import plot_learning_curves
 from training.prepare_base_model import VGG16_BLOCKS, architecture, build_model, set_trainable_blocks
-from training.run_record import best_epoch, describe_cpu
+from training.run_record import best_epoch, describe_cpu, describe_gpus
 from training.schedule import learning_rate
-
-
-class MlflowEpochLogger(keras.callbacks.Callback):
-    """Per-epoch metrics to MLflow, with the epoch number as the step (so resumes line up)."""
-
-    def __init__(self, phase: str) -> None:
-        super().__init__()
-        self.phase = phase
-
-    def on_epoch_end(self, epoch, logs=None):
-        metrics = {key: float(value) for key, value in (logs or {}).items()}
-        metrics["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
-        mlflow.log_metrics(metrics, step=epoch)
-
-
-class ThroughputLogger(keras.callbacks.Callback):
-    """A line every `every` batches with images/s: the progress bar for logs that are not terminals."""
-
-    def __init__(self, batch_size: int, steps: int, every: int = 100) -> None:
-        super().__init__()
-        self.batch_size, self.steps, self.every = batch_size, steps, every
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch, self.start = epoch, time.monotonic()
-
-    def on_train_batch_end(self, batch, logs=None):
-        if (batch + 1) % self.every == 0:
-            rate = (batch + 1) * self.batch_size / (time.monotonic() - self.start)
-            print(
-                f"epoch {self.epoch + 1} batch {batch + 1}/{self.steps} "
-                f"loss {logs.get('loss', float('nan')):.4f} acc {logs.get('accuracy', float('nan')):.4f} "
-                f"{rate:.0f} img/s",
-                flush=True,
-            )
+from training.warm_start import initialise
 
 
 def _fingerprint(config: dict) -> str:
@@ -77,215 +43,167 @@ def _fingerprint(config: dict) -> str:
 
 
 def _load_state(state_dir: Path, fingerprint: str) -> dict:
+    """The saved state of an interrupted run with the same parameters, or a fresh state."""
     state_file = state_dir / "state.json"
     if state_file.exists():
         state = json.loads(state_file.read_text())
         if state.get("fingerprint") == fingerprint:
+            print(f"resuming the interrupted run in {state_dir}", flush=True)
             return state
         print(f"training parameters changed: discarding the old state in {state_dir}", flush=True)
-    if state_dir.exists():
-        shutil.rmtree(state_dir)
+    shutil.rmtree(state_dir, ignore_errors=True)
     state_dir.mkdir(parents=True)
-    return {"fingerprint": fingerprint, "completed_phases": [], "started": time.time()}
+    return {"fingerprint": fingerprint, "started": time.time(), "seconds_before": 0.0}
 
 
 def _save_state(state_dir: Path, state: dict) -> None:
     (state_dir / "state.json").write_text(json.dumps(state, indent=2))
 
 
-def _best_val_loss(history_csv: Path) -> float | None:
-    if not history_csv.exists():
-        return None
-    with open(history_csv, newline="") as handle:
-        losses = [float(row["val_loss"]) for row in csv.DictReader(handle) if row.get("val_loss")]
-    return min(losses) if losses else None
+def _finished_epochs(backup_dir: Path) -> int:
+    metadata = backup_dir / "training_metadata.json"
+    return json.loads(metadata.read_text())["epoch"] if metadata.exists() else 0
+
+
+def compile_model(model: keras.Model, config: dict, steps_per_epoch: int) -> None:
+    schedule = learning_rate(
+        config["lr_schedule"], config["learning_rate"], config["epochs"], steps_per_epoch, config["warmup_epochs"]
+    )
+    # An exponential moving average of the weights (validated and saved in place of the raw weights,
+    # see SwapEMAWeights in `fit`) smooths out the last epochs' step-to-step noise.
+    ema = {"use_ema": True, "ema_momentum": config["ema_momentum"]} if config["ema_momentum"] else {}
+    model.compile(
+        optimizer=keras.optimizers.AdamW(schedule, weight_decay=config["weight_decay"], **ema),
+        # Smoothing keeps the logits from growing without bound late in a long run; evaluate's
+        # temperature scaling undoes the under-confidence it leaves.
+        loss=keras.losses.BinaryCrossentropy(label_smoothing=config["label_smoothing"]),
+        metrics=["accuracy", keras.metrics.AUC(name="auc")],
+    )
+
+
+def fit(model, data, state_dir: Path, config: dict, seed: int, resumed_epochs: int, mlflow_on: bool) -> Path:
+    """Run the planned epochs; return the path of the best epoch's weights (lowest validation loss)."""
+    (x_train, y_train), (x_val, y_val) = data["train"], data["val"]
+    recipe = {"flip": config["augment"]["flip"], "translate": config["augment"]["translate"], **config["degrade"]}
+    batches = Batches(x_train, y_train, config["batch_size"], seed, recipe, workers=4, max_queue_size=16)
+    batches.set_epoch(resumed_epochs)
+    x_val, y_val = validation_arrays(x_val, y_val, seed, config["degrade"], config["validate_degraded"])
+    history_csv, best_path = state_dir / "history.csv", state_dir / "best.weights.h5"
+    best_so_far = best_epoch(history_csv)["val_loss"] if resumed_epochs and history_csv.exists() else None
+    callbacks = [
+        keras.callbacks.CSVLogger(str(history_csv), append=True),
+        # Before the EMA swap: the backup holds the raw weights, and the averages in the optimizer.
+        keras.callbacks.BackupAndRestore(str(state_dir / "backup")),
+        *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if config["ema_momentum"] else []),
+        keras.callbacks.ModelCheckpoint(
+            str(best_path), monitor="val_loss", save_best_only=True, save_weights_only=True,
+            initial_value_threshold=best_so_far,
+        ),
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=config["early_stopping_patience"]),
+        ThroughputLogger(config["batch_size"], len(batches)),
+        *([TimeBudget(config["time_budget_minutes"] * 60)] if config.get("time_budget_minutes") else []),
+        *([MlflowEpochLogger()] if mlflow_on else []),
+    ]
+    model.fit(
+        batches,
+        validation_data=(x_val.astype(np.float32), y_val.astype(np.float32)),
+        validation_batch_size=512,
+        epochs=config["epochs"],
+        callbacks=callbacks,
+        verbose=1 if sys.stdout.isatty() else 2,
+    )
+    return best_path
 
 
 def train(
-    data_dir: Path,
+    data: dict[str, tuple[np.ndarray, np.ndarray]],
     base_model_path: Path,
     output_dir: Path,
     state_dir: Path,
     model_config: dict,
-    train_config: dict,
+    config: dict,
     seed: int,
-    all_params: dict | None = None,
+    run_params: dict | None = None,
 ) -> dict:
-    """Train and write `output_dir/model.keras`, `history.csv` and `train.json`; return the summary."""
-    fingerprint = _fingerprint({"model": model_config, "train": train_config, "seed": seed})
-    state = _load_state(state_dir, fingerprint)
-    if train_config["mixed_precision"]:
+    """Train; write `model.weights.h5` (best epoch), `history.csv`, `train.json` and learning curves."""
+    from training import tracking
+
+    state = _load_state(state_dir, _fingerprint({"model": model_config, "train": config, "seed": seed}))
+    started = time.time()
+    if config["mixed_precision"]:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    # The initial weights come from the base-model stage, so nothing is downloaded twice.
     model = build_model(seed=seed, **{**model_config, "weights": None})
     model.load_weights(base_model_path)
+    lineage = initialise(model, config.get("init_from"))
+    set_trainable_blocks(model, min(config["trainable_blocks"], VGG16_BLOCKS))
+    compile_model(model, config, -(-len(data["train"][0]) // config["batch_size"]))
+    mlflow = tracking.start_run(state.get("mlflow_run_id"))
+    if mlflow and "mlflow_run_id" not in state:
+        state["mlflow_run_id"] = mlflow.active_run().info.run_id
+        mlflow.log_params(flatten(run_params or {"model": model_config, "train": config}))
+        mlflow.set_tags({"hardware": _hardware(), "framework": _framework(), "stage": "train"})
+    _save_state(state_dir, state)
+    resumed = _finished_epochs(state_dir / "backup")
+    best_path = fit(model, data, state_dir, config, seed, resumed, bool(mlflow))
+    state["seconds_before"] += time.time() - started
+    _save_state(state_dir, state)
 
-    x_train, y_train = load_split(data_dir, "train")
-    x_val, y_val = load_split(data_dir, "val")
-    batch_size = train_config["batch_size"]
-    train_ds = make_dataset(
-        x_train,
-        y_train,
-        batch_size,
-        training=True,
-        seed=seed,
-        flip=train_config["augment"]["flip"],
-        translate=train_config["augment"]["translate"],
-    )
-    val_ds = make_dataset(x_val, y_val, batch_size, training=False)
-    steps = -(-len(x_train) // batch_size)
-
-    tracking.configure()
-    run = mlflow.start_run(run_id=state.get("mlflow_run_id"))
-    if "mlflow_run_id" not in state:
-        state["mlflow_run_id"] = run.info.run_id
-        mlflow.log_params(flatten(all_params or {"model": model_config, "train": train_config}))
-        mlflow.set_tags({"hardware": describe_cpu(), "tensorflow": _tf_version(), "stage": "train"})
-        _save_state(state_dir, state)
-
-    history_csv = state_dir / "history.csv"
-    best_path = state_dir / "best.keras"
-    phases = [
-        ("head", train_config["head_epochs"], 0, train_config["learning_rate"]),
-        (
-            "fine_tune",
-            train_config["epochs"],
-            train_config["fine_tune_blocks"],
-            train_config["fine_tune_learning_rate"],
-        ),
-    ]
-    for name, epochs, blocks, peak in phases:
-        if epochs <= 0 or name in state["completed_phases"]:
-            continue
-        if (state_dir / f"{name}_done.weights.h5").exists():
-            continue
-        set_trainable_blocks(model, min(blocks, VGG16_BLOCKS))
-        model.compile(
-            optimizer=keras.optimizers.Adam(
-                learning_rate(train_config["lr_schedule"], peak, epochs, steps, train_config["warmup_epochs"])
-            ),
-            loss="binary_crossentropy",
-            metrics=["accuracy", keras.metrics.AUC(name="auc")],
-        )
-        callbacks = [
-            keras.callbacks.BackupAndRestore(str(state_dir / f"backup_{name}")),
-            keras.callbacks.CSVLogger(str(history_csv), append=True),
-            keras.callbacks.ModelCheckpoint(
-                str(best_path),
-                monitor="val_loss",
-                save_best_only=True,
-                initial_value_threshold=_best_val_loss(history_csv),
-            ),
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss",
-                patience=train_config["early_stopping_patience"],
-                restore_best_weights=False,
-            ),
-            MlflowEpochLogger(name),
-            ThroughputLogger(batch_size, steps),
-        ]
-        model.fit(
-            train_ds,
-            validation_data=val_ds,
-            epochs=epochs,
-            callbacks=callbacks,
-            verbose=1 if sys.stdout.isatty() else 2,
-        )
-        state["completed_phases"].append(name)
-        _save_state(state_dir, state)
-
-    return _finish(state, state_dir, output_dir, history_csv, best_path, len(x_train), len(x_val), base_model_path)
-
-
-def _summary(state, state_dir, output_dir, history_csv, best_path, n_train, n_val, base_model_path) -> dict:
-    """Copy the best model and history to the stage outputs and describe them in `train.json`."""
+    # Weights alone (no optimizer state): the float model that evaluate and export read.
+    model.load_weights(best_path)
+    weights_only = build_model(seed=seed, **{**model_config, "weights": None})
+    weights_only.set_weights(model.get_weights())
     output_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(best_path, output_dir / "model.keras")
-    shutil.copyfile(history_csv, output_dir / "history.csv")
-    started = state.get("started") or base_model_path.stat().st_mtime
+    weights_only.save_weights(output_dir / "model.weights.h5")
+    shutil.copyfile(state_dir / "history.csv", output_dir / "history.csv")
     summary = {
-        "mlflow_run_id": state["mlflow_run_id"],
-        "complete": "fine_tune" in state["completed_phases"],
-        **best_epoch(history_csv),
-        "train_images": n_train,
-        "val_images": n_val,
-        # Wall-clock from the first epoch's start to the last epoch's end, resumes included.
-        "training_seconds": round(history_csv.stat().st_mtime - started, 1),
-        "hardware": describe_cpu(),
+        "mlflow_run_id": state.get("mlflow_run_id"),
+        "complete": True,
+        **best_epoch(output_dir / "history.csv"),
+        "train_images": len(data["train"][0]),
+        "val_images": len(data["val"][0]),
+        "training_seconds": round(state["seconds_before"], 1),
+        "hardware": _hardware(),
+        "framework": _framework(),
+        "initialised_from": lineage,
     }
     (output_dir / "train.json").write_text(json.dumps(summary, indent=2))
-    plot_learning_curves(history_csv, output_dir / "learning_curves.png")
-    return summary
+    from training.plots import plot_learning_curves
 
-
-def _finish(state, state_dir, output_dir, history_csv, best_path, n_train, n_val, base_model_path) -> dict:
-    summary = _summary(state, state_dir, output_dir, history_csv, best_path, n_train, n_val, base_model_path)
-    mlflow.log_metrics({"best_val_loss": summary["val_loss"], "best_val_accuracy": summary["val_accuracy"]})
-    mlflow.log_artifact(str(output_dir / "learning_curves.png"), "plots")
-    mlflow.log_artifact(str(output_dir / "model.keras"), "keras_model")
-    mlflow.log_artifact(str(output_dir / "history.csv"), "training")
-    mlflow.log_artifact(str(output_dir / "train.json"), "training")
-    mlflow.end_run()
+    plot_learning_curves(output_dir / "history.csv", output_dir / "learning_curves.png")
+    if mlflow:
+        tracking.finish_train_run(output_dir, summary)
     shutil.rmtree(state_dir)
     return summary
 
 
-def snapshot(data_dir: Path, base_model_path: Path, output_dir: Path, state_dir: Path) -> dict:
-    """Outputs from the best epoch so far of a training still in progress (or interrupted).
-
-    The state is left in place, so training can resume afterwards; `train.json`
-    says `"complete": false`. This is how a model is shipped from a run that a
-    machine's time limit cut short: honestly labelled, and improvable later.
-    """
-    state = json.loads((state_dir / "state.json").read_text())
-    best_path = state_dir / "best.keras"
-    if not best_path.exists():
-        raise FileNotFoundError(f"no finished epoch yet in {state_dir}")
-    n_train = len(np.load(data_dir / "train_labels.npy"))
-    n_val = len(np.load(data_dir / "val_labels.npy"))
-    summary = _summary(
-        state, state_dir, output_dir, state_dir / "history.csv", best_path, n_train, n_val, base_model_path
-    )
-    tracking.configure()
-    with mlflow.start_run(run_id=state["mlflow_run_id"]):
-        mlflow.log_metrics({"best_val_loss": summary["val_loss"], "best_val_accuracy": summary["val_accuracy"]})
-        mlflow.log_artifact(str(output_dir / "model.keras"), "keras_model")
-        mlflow.log_artifact(str(output_dir / "train.json"), "training")
-    return summary
+def _hardware() -> str:
+    return f"{describe_gpus() or 'no GPU'} + {describe_cpu()} CPU threads"
 
 
-def _tf_version() -> str:
-    import tensorflow as tf
-
-    return tf.__version__
+def _framework() -> str:
+    return f"keras {keras.__version__} on {keras.backend.backend()}"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--snapshot",
-        action="store_true",
-        help="write the outputs from the best epoch so far of an unfinished run, and keep its state",
-    )
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pack", type=Path, help="train from a data pack (training.pack) instead of ingest's arrays")
     arguments = parser.parse_args()
     params = load_params()
-    model_section = params["prepare_base_model"]
-    data_dir = Path(params["ingest"]["output_dir"])
-    base_model_path = Path(model_section["output"])
-    output_dir = Path(params["train"]["output_dir"])
-    state_dir = Path(params["train"]["state_dir"])
-    if arguments.snapshot:
-        print(json.dumps(snapshot(data_dir, base_model_path, output_dir, state_dir), indent=2))
-        return
+    if arguments.pack:
+        from training.pack import read_pack
+
+        data = read_pack(arguments.pack)
+    else:
+        data = {split: load_split(Path(params["ingest"]["output_dir"]), split) for split in ("train", "val")}
     summary = train(
-        data_dir=data_dir,
-        base_model_path=base_model_path,
-        output_dir=output_dir,
-        state_dir=state_dir,
+        data=data,
+        base_model_path=Path(params["prepare_base_model"]["output"]),
+        output_dir=Path(params["train"]["output_dir"]),
+        state_dir=Path(params["train"]["state_dir"]),
         model_config=architecture(params),
-        train_config=params["train"],
+        config=params["train"],
         seed=params["base"]["seed"],
-        all_params=params,
+        run_params=params,
     )
     print(json.dumps(summary, indent=2))
 
