@@ -22,7 +22,7 @@ from starlette.types import ASGIApp
 
 from imageauth.body_limit import BodyLimitMiddleware
 from imageauth.errors import FaultBarrier, RequestError, error_response, internal_error
-from imageauth.predict import default_settings, error_item, get_detector, predict_bytes, sha256_hex
+from imageauth.predict import default_settings, error_item, get_detector, get_policy, predict_bytes, sha256_hex
 from imageauth.preprocess import ImageError, too_many_bytes
 from imageauth.schemas import ErrorResponse, Health, ModelInfo, PredictResponse
 from imageauth.settings import Settings
@@ -74,9 +74,10 @@ def health(request: Request) -> JSONResponse:
 
 @router.get("/model", response_model=ModelInfo)
 def model_info(request: Request) -> JSONResponse:
-    """The model card and the limits a client must respect."""
+    """The model card, the limits a client must respect, and the unsure band and scope in effect."""
     settings = settings_of(request)
     detector = get_detector(settings)
+    policy = get_policy(settings)
     return JSONResponse(
         {
             "model_version": detector.version,
@@ -85,6 +86,8 @@ def model_info(request: Request) -> JSONResponse:
             "labels": detector.labels,
             "card": detector.card,
             "limits": settings.limits(),
+            "unsure_band": policy.band,
+            "scope": policy.scope,
         }
     )
 

@@ -14,7 +14,9 @@ from pathlib import Path
 
 from imageauth.model import DEFAULT_MODEL_DIR, Detector
 from imageauth.preprocess import ImageError, load_image
+from imageauth.provenance import examine
 from imageauth.settings import Settings
+from imageauth.verdict import Policy, decide, policy_for
 
 _detectors: dict[tuple[Path, int | None], Detector] = {}
 _detectors_lock = threading.Lock()
@@ -40,6 +42,13 @@ def get_detector(settings: Settings | None = None) -> Detector:
     return detector
 
 
+def get_policy(settings: Settings | None = None) -> Policy:
+    """The unsure band and validated scope in effect for the detector of these settings."""
+    settings = settings or default_settings()
+    detector = get_detector(settings)
+    return policy_for(detector.card, detector.image_size, detector.threshold, settings.unsure_low, settings.unsure_high)
+
+
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -51,6 +60,9 @@ def predict_bytes(data: bytes, filename: str | None = None, settings: Settings |
     image = load_image(data, detector.image_size, max_pixels=settings.max_pixels, max_bytes=settings.max_bytes)
     probability = float(detector.predict(image.pixels)[0])
     threshold = detector.threshold
+    # What the file says about itself, and what this service will claim from all of it (imageauth.verdict).
+    facts = examine(data, settings.c2pa_trust_anchors)
+    verdict, note = decide(probability, image.width, image.height, facts, get_policy(settings))
     return {
         "filename": filename,
         "sha256": sha256_hex(data),
@@ -59,6 +71,9 @@ def predict_bytes(data: bytes, filename: str | None = None, settings: Settings |
         "threshold": threshold,
         "width": image.width,
         "height": image.height,
+        "verdict": verdict,
+        "note": note,
+        "evidence": facts.evidence,
     }
 
 

@@ -20,6 +20,29 @@ class ErrorResponse(BaseModel):
     error: ErrorDetail
 
 
+class Action(BaseModel):
+    action: str | None
+    digitalSourceType: str | None = Field(description="The IPTC digital source type's last path segment.")
+
+
+class Evidence(BaseModel):
+    """One thing the file says about its origin (docs/evidence.md); `kind` decides which other fields it has."""
+
+    kind: Literal["c2pa", "metadata"]
+    ai_generated: bool | None = Field(description="True: says AI; false: says captured; null: says neither.")
+    generator: str | None
+    detail: str = Field(description="One or two plain sentences on what was found and what it proves.")
+    status: Literal["valid", "invalid", "unreadable"] | None = Field(
+        default=None, description="c2pa only: the manifest store's validation state."
+    )
+    trusted: bool | None = Field(default=None, description="c2pa only: the signer chains to a configured anchor.")
+    codes: list[str] | None = Field(default=None, description="c2pa only: c2pa-rs validation status codes.")
+    signer: str | None = None
+    claim_generator: str | None = None
+    actions: list[Action] | None = None
+    source: str | None = Field(default=None, description="metadata only: where, e.g. png:parameters.")
+
+
 class Prediction(BaseModel):
     filename: str | None
     sha256: str = Field(description="SHA-256 of the uploaded bytes.")
@@ -28,6 +51,11 @@ class Prediction(BaseModel):
     threshold: float = Field(description="`label` is fake when probability_fake >= threshold.")
     width: int
     height: int
+    verdict: Literal["ai_generated_by_credentials", "likely_ai", "unsure", "likely_real"] = Field(
+        description="What this service claims from the score, its unsure band and scope, and the evidence."
+    )
+    note: str | None = Field(description="What the model saw, when the scope rule or band applied; else null.")
+    evidence: list[Evidence] = Field(description="Content Credentials and generator metadata; empty if none.")
 
 
 class ItemError(BaseModel):
@@ -55,6 +83,17 @@ class Limits(BaseModel):
     max_request_bytes: int = Field(description="Largest request body, in bytes.")
 
 
+class UnsureBand(BaseModel):
+    low: float = Field(description="`verdict` is likely_real at or below this score (inside the scope).")
+    high: float = Field(description="`verdict` is likely_ai at or above this score (inside the scope).")
+    source: str = Field(description="Where the band in effect comes from: model card, settings, or none.")
+
+
+class Scope(BaseModel):
+    max_short_side: int = Field(description="Outside this short side (px) the score alone gives no verdict.")
+    source: str = Field(description="model card, or default (twice the input size).")
+
+
 class ModelInfo(BaseModel):
     model_version: str
     image_size: int
@@ -62,3 +101,5 @@ class ModelInfo(BaseModel):
     labels: list[str]
     card: dict = Field(description="The model card (model.json) as exported with the model.")
     limits: Limits
+    unsure_band: UnsureBand = Field(description="The band in effect (card figures plus settings overrides).")
+    scope: Scope = Field(description="The validated input scope in effect.")

@@ -29,6 +29,11 @@ class Settings:
     # under the Functions host's own 100 MB limit so that ours answers first.
     max_request_bytes: int = 64 * MEBIBYTE
     num_threads: int | None = None  # LiteRT threads; None lets LiteRT choose
+    # The unsure band (imageauth.verdict); None keeps the model card's.
+    unsure_low: float | None = None
+    unsure_high: float | None = None
+    # PEM file of C2PA trust anchors (imageauth.provenance); None: no signer is trusted.
+    c2pa_trust_anchors: Path | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -48,6 +53,9 @@ class Settings:
             max_pixels=_positive_int("IMAGEAUTH_MAX_PIXELS", defaults.max_pixels),
             max_request_bytes=max_request_bytes,
             num_threads=_optional_positive_int("IMAGEAUTH_NUM_THREADS"),
+            unsure_low=_optional_probability("IMAGEAUTH_UNSURE_LOW"),
+            unsure_high=_optional_probability("IMAGEAUTH_UNSURE_HIGH"),
+            c2pa_trust_anchors=_optional_file("IMAGEAUTH_C2PA_TRUST_ANCHORS"),
         )
 
     def limits(self) -> dict[str, int]:
@@ -76,3 +84,26 @@ def _optional_positive_int(name: str) -> int | None:
     if value <= 0:
         raise ValueError(f"{name} must be a positive integer, got {raw!r}")
     return value
+
+
+def _optional_probability(name: str) -> float | None:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number between 0 and 1, got {raw!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be a number between 0 and 1, got {raw!r}")
+    return value
+
+
+def _optional_file(name: str) -> Path | None:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    path = Path(raw)
+    if not path.is_file():
+        raise ValueError(f"{name} must name a readable file, got {raw!r}")
+    return path

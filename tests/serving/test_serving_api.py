@@ -14,7 +14,8 @@ from imageauth.api import create_app
 from imageauth.predict import get_detector, predict_bytes
 from imageauth.settings import Settings
 
-ITEM_KEYS = {"filename", "sha256", "label", "probability_fake", "threshold", "width", "height"}
+MODEL_KEYS = {"filename", "sha256", "label", "probability_fake", "threshold", "width", "height"}
+ITEM_KEYS = MODEL_KEYS | {"verdict", "note", "evidence"}
 
 
 def post_files(base_url: str, files: list[tuple[str, bytes]], **kwargs) -> httpx.Response:

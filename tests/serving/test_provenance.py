@@ -1,0 +1,264 @@
+"""Evidence and verdicts through the core (`predict_bytes`): every file is made here, at test time.
+
+C2PA files are signed by c2pa-python's Builder with a certificate chain generated
+for the session (tests/credentials.py); generator metadata is written the way
+each generator writes it (cited in imageauth/generators.py).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+from credentials import (
+    A1111_PARAMETERS,
+    PNG_GENERATOR_CHUNKS,
+    encode,
+    jpeg_with_app11,
+    jpeg_with_user_comment,
+    jpeg_with_xmp_source_type,
+    photo,
+    png_with_text,
+    sign,
+    signing_chain,
+    with_pixels_changed,
+)
+from PIL import Image
+from serving_helpers import REPO_ROOT
+
+from imageauth import provenance
+from imageauth.predict import get_policy, predict_bytes
+from imageauth.settings import Settings
+
+SETTINGS = Settings()
+
+
+def model_only_verdict(item: dict) -> str:
+    """What the score alone says under the policy in effect (no evidence)."""
+    policy = get_policy(SETTINGS)
+    if min(item["width"], item["height"]) > policy.max_short_side:
+        return "unsure"
+    if item["probability_fake"] >= policy.high:
+        return "likely_ai"
+    return "likely_real" if item["probability_fake"] <= policy.low else "unsure"
+
+
+@pytest.fixture(scope="module")
+def trust_file(tmp_path_factory) -> Settings:
+    path = tmp_path_factory.mktemp("trust") / "anchors.pem"
+    path.write_bytes(signing_chain().ca_pem)
+    return path
+
+
+@pytest.mark.parametrize(("fmt", "mime"), [("JPEG", "image/jpeg"), ("PNG", "image/png")])
+def test_signed_ai_image_is_ai_generated_by_credentials(fmt, mime):
+    data = sign(encode(photo(), fmt), mime, "trainedAlgorithmicMedia", software_agent="Test Image Generator 2")
+    item = predict_bytes(data, f"generated.{fmt.lower()}", SETTINGS)
+    assert item["verdict"] == "ai_generated_by_credentials"
+    [entry] = item["evidence"]
+    assert entry["kind"] == "c2pa" and entry["status"] == "valid" and entry["ai_generated"] is True
+    assert entry["trusted"] is False and "signingCredential.untrusted" in entry["codes"]
+    assert entry["generator"] == "Test Image Generator 2"
+    assert entry["signer"] == "imageauth test signer"
+    assert entry["claim_generator"] == "imageauth-tests 1.0"
+    assert entry["actions"] == [{"action": "c2pa.created", "digitalSourceType": "trainedAlgorithmicMedia"}]
+    assert "AI generator" in entry["detail"] and "not on this service's trust list" in entry["detail"]
+    # The model's own fields keep their meaning.
+    assert item["label"] == ("fake" if item["probability_fake"] >= item["threshold"] else "real")
+
+
+def test_composite_with_ai_counts_as_ai():
+    data = sign(encode(photo(), "JPEG"), "image/jpeg", "compositeWithTrainedAlgorithmicMedia")
+    assert predict_bytes(data, "composite.jpg", SETTINGS)["verdict"] == "ai_generated_by_credentials"
+
+
+def test_capture_manifest_says_not_ai_but_decides_nothing_untrusted(trust_file):
+    data = sign(encode(photo(48, 48), "JPEG"), "image/jpeg", "digitalCapture", software_agent="Test Camera")
+    item = predict_bytes(data, "capture.jpg", SETTINGS)
+    [entry] = item["evidence"]
+    assert entry["status"] == "valid" and entry["ai_generated"] is False and entry["generator"] is None
+    assert "captured" in entry["detail"]
+    assert item["verdict"] == model_only_verdict(item)
+    # With the CA as a trust anchor, the same file's signer is trusted and the claim decides.
+    trusted = predict_bytes(data, "capture.jpg", replace(SETTINGS, c2pa_trust_anchors=trust_file))
+    [entry] = trusted["evidence"]
+    assert entry["trusted"] is True and "signingCredential.untrusted" not in entry["codes"]
+    assert trusted["verdict"] == "likely_real"
+
+
+def test_trusted_ai_manifest_is_marked_trusted(trust_file):
+    data = sign(encode(photo(), "PNG"), "image/png", "trainedAlgorithmicMedia")
+    item = predict_bytes(data, "generated.png", replace(SETTINGS, c2pa_trust_anchors=trust_file))
+    assert item["evidence"][0]["trusted"] is True
+    assert "trust list" not in item["evidence"][0]["detail"]
+
+
+def test_pixels_changed_after_signing_is_invalid_and_the_model_decides():
+    signed = sign(encode(photo(48, 48), "PNG"), "image/png", "trainedAlgorithmicMedia")
+    changed = with_pixels_changed(signed)
+    assert Image.open(io.BytesIO(changed)).tobytes() != Image.open(io.BytesIO(signed)).tobytes()
+    item = predict_bytes(changed, "changed.png", SETTINGS)
+    [entry] = item["evidence"]
+    assert entry["status"] == "invalid" and entry["ai_generated"] is True
+    assert "assertion.dataHash.mismatch" in entry["codes"]
+    assert "prove nothing" in entry["detail"]
+    assert item["verdict"] == model_only_verdict(item)
+
+
+def test_reencoded_by_pillow_loses_the_manifest():
+    signed = sign(encode(photo(), "JPEG"), "image/jpeg", "trainedAlgorithmicMedia")
+    reencoded = encode(Image.open(io.BytesIO(signed)), "JPEG", quality=90)
+    item = predict_bytes(reencoded, "reencoded.jpg", SETTINGS)
+    assert item["evidence"] == []
+    assert item["verdict"] == model_only_verdict(item)
+
+
+@pytest.mark.parametrize("chunk", sorted(PNG_GENERATOR_CHUNKS))
+def test_png_generator_chunks(chunk):
+    texts, generator = PNG_GENERATOR_CHUNKS[chunk]
+    item = predict_bytes(png_with_text(photo(), texts), f"{chunk}.png", SETTINGS)
+    [entry] = item["evidence"]
+    assert entry == {
+        "kind": "metadata",
+        "source": f"png:{chunk}",
+        "ai_generated": True,
+        "generator": generator,
+        "detail": entry["detail"],
+    }
+    assert generator in entry["detail"] and "unsigned" in entry["detail"]
+    # Unsigned metadata moves the verdict to likely_ai, never to the credentials verdict.
+    assert item["verdict"] == "likely_ai"
+
+
+@pytest.mark.parametrize(
+    ("parameters", "generator"),
+    [
+        (A1111_PARAMETERS.replace("Version: v1.10.1", "Version: f2.0.1v1.10.1"), "Stable Diffusion WebUI Forge"),
+        (A1111_PARAMETERS + ", App: SD.Next", "SD.Next"),
+        ('{"prompt": "a lighthouse", "sui_image_params": {"steps": 20}}', "SwarmUI"),
+        ('{"Prompt": "a lighthouse", "Version": "Fooocus v2.5.5"}', "Fooocus"),
+    ],
+)
+def test_parameters_of_other_front_ends(parameters, generator):
+    item = predict_bytes(png_with_text(photo(), {"parameters": parameters}), "p.png", SETTINGS)
+    assert [entry["generator"] for entry in item["evidence"]] == [generator]
+
+
+def test_text_chunks_that_are_not_generator_metadata_are_ignored():
+    texts = {"parameters": "exposure bracket 3", "Software": "Adobe Photoshop 25.0", "prompt": "hello"}
+    assert predict_bytes(png_with_text(photo(), texts), "edited.png", SETTINGS)["evidence"] == []
+
+
+def test_jpeg_with_a1111_parameters_in_exif_user_comment():
+    item = predict_bytes(jpeg_with_user_comment(photo(), A1111_PARAMETERS), "a1111.jpg", SETTINGS)
+    [entry] = item["evidence"]
+    assert entry["source"] == "exif:UserComment" and entry["generator"] == "AUTOMATIC1111"
+    assert item["verdict"] == "likely_ai"
+
+
+def test_exif_software_of_a_generator():
+    exif = Image.Exif()
+    exif[0x0131] = "Fooocus v2.5.5"
+    item = predict_bytes(encode(photo(), "JPEG", exif=exif), "fooocus.jpg", SETTINGS)
+    assert [(e["source"], e["generator"]) for e in item["evidence"]] == [("exif:Software", "Fooocus")]
+
+
+def test_xmp_digital_source_type():
+    ai = predict_bytes(jpeg_with_xmp_source_type(photo(), "trainedAlgorithmicMedia"), "xmp.jpg", SETTINGS)
+    [entry] = ai["evidence"]
+    assert entry["source"] == "xmp:DigitalSourceType" and entry["ai_generated"] is True
+    assert ai["verdict"] == "likely_ai"
+    # Unsigned capture metadata is reported but never makes an image "likely real".
+    capture = predict_bytes(jpeg_with_xmp_source_type(photo(), "digitalCapture"), "xmp.jpg", SETTINGS)
+    assert capture["evidence"][0]["ai_generated"] is False
+    assert capture["verdict"] == model_only_verdict(capture)
+
+
+def test_plain_photo_has_no_evidence_and_never_loads_c2pa():
+    # In a fresh interpreter: a file without a manifest marker must not import the native library.
+    script = (
+        "import sys, json\n"
+        "from imageauth.predict import predict_bytes\n"
+        "item = predict_bytes(open(sys.argv[1], 'rb').read(), 'plain.jpg')\n"
+        "print(json.dumps({'evidence': item['evidence'], 'c2pa': 'c2pa' in sys.modules}))\n"
+    )
+    path = REPO_ROOT / "tests" / "data" / "smoke.jpg"
+    finished = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True)
+    assert json.loads(finished.stdout.strip().splitlines()[-1]) == {"evidence": [], "c2pa": False}
+
+
+def signed_jpeg_app11(data: bytes) -> tuple[int, int]:
+    """Offset and total length of the first APP11 segment of a signed JPEG."""
+    start = data.index(b"\xff\xeb")
+    return start, 2 + struct.unpack_from(">H", data, start + 2)[0]
+
+
+def test_truncated_manifest_is_reported_unreadable():
+    signed = sign(encode(photo(), "JPEG"), "image/jpeg", "trainedAlgorithmicMedia")
+    start, length = signed_jpeg_app11(signed)
+    payload = signed[start + 6 : start + length][: (length - 6) // 2]  # the JUMBF, cut in half
+    truncated = jpeg_with_app11(photo(), payload)
+    item = predict_bytes(truncated, "truncated.jpg", SETTINGS)
+    [entry] = item["evidence"]
+    assert entry["kind"] == "c2pa" and entry["status"] == "unreadable" and entry["ai_generated"] is None
+    assert "could not be read" in entry["detail"]
+    assert item["verdict"] == model_only_verdict(item)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"\x00\x00\x00\x00\x00\x01" + struct.pack(">I", 64) + b"jumb" + bytes(range(56)),
+        struct.pack(">I", 0xFFFFFFF0) + b"jumb" + struct.pack(">I", 40) + b"jumd" + b"c2pa" + b"\xff" * 100,
+        b"\x00\x01",
+    ],
+    ids=["garbage-box", "lying-lengths", "two-bytes"],
+)
+def test_garbage_manifests_never_fail_the_request(payload):
+    item = predict_bytes(jpeg_with_app11(photo(), payload), "garbage.jpg", SETTINGS)
+    assert 0.0 <= item["probability_fake"] <= 1.0
+    assert [entry["status"] for entry in item["evidence"]] in ([], ["unreadable"])
+
+
+def test_garbage_caBX_chunk_in_a_png():
+    from credentials import png_chunks, png_from_chunks
+
+    chunks = png_chunks(encode(photo(), "PNG"))
+    garbage = struct.pack(">I", 40) + b"jumb" + struct.pack(">I", 32) + b"jumd" + b"c2pa" + b"\x13" * 24
+    data = png_from_chunks([chunks[0], (b"caBX", garbage), *chunks[1:]])
+    [entry] = predict_bytes(data, "garbage.png", SETTINGS)["evidence"]
+    assert entry["status"] == "unreadable"
+
+
+def test_an_oversize_manifest_is_not_read(monkeypatch):
+    signed = sign(encode(photo(), "JPEG"), "image/jpeg", "trainedAlgorithmicMedia")
+    monkeypatch.setattr(provenance, "MAX_MANIFEST_BYTES", 100)
+    [entry] = predict_bytes(signed, "big.jpg", SETTINGS)["evidence"]
+    assert entry["status"] == "unreadable" and "more than the 100 read" in entry["detail"]
+
+
+def test_manifest_markers():
+    plain_jpeg = encode(photo(), "JPEG")
+    assert provenance.manifest_size(plain_jpeg) is None
+    assert provenance.manifest_size(encode(photo(), "PNG")) is None
+    assert provenance.manifest_size(encode(photo(), "WEBP")) is None
+    assert provenance.manifest_size(jpeg_with_app11(photo(), b"x" * 10)) == 2 + 2 + 10
+    # APP11 segments of other JPEG XT uses (not "JP") are not manifests.
+    other = plain_jpeg[:2] + b"\xff\xeb\x00\x06XX\x00\x00" + plain_jpeg[2:]
+    assert provenance.manifest_size(other) is None
+
+
+def test_alpha_and_animation_are_noted():
+    rgba = photo(40, 40).convert("RGBA")
+    item = predict_bytes(encode(rgba, "PNG"), "alpha.png", SETTINGS)
+    assert "transparent areas were filled with white" in item["note"].lower()
+    frames = [photo(40, 40, seed) for seed in range(3)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:], duration=100)
+    animated = predict_bytes(buffer.getvalue(), "animated.gif", SETTINGS)
+    assert "only the first frame" in animated["note"].lower()
