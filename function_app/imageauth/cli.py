@@ -26,7 +26,9 @@ from imageauth.settings import Settings
 
 # Folders are searched for these; a file named explicitly is tried whatever its name.
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
-CSV_COLUMNS = ["filename", "sha256", "label", "probability_fake", "threshold", "width", "height"]
+CSV_COLUMNS = [
+    "filename", "sha256", "verdict", "label", "probability_fake", "threshold", "width", "height", "note", "evidence",
+]  # fmt: skip
 
 
 def expand_inputs(arguments: Iterable[str]) -> list[Path | str]:
@@ -73,15 +75,35 @@ def score_file(path: Path, settings: Settings) -> dict:
     return predict_or_error(data, name, settings)
 
 
+def evidence_summary(evidence: list[dict]) -> str:
+    """The evidence entries in a few words each, for the table and the CSV (the JSON has them in full)."""
+    return "; ".join(_evidence_phrase(entry) for entry in evidence)
+
+
+def _evidence_phrase(entry: dict) -> str:
+    says = {True: "says AI", False: "says capture"}.get(entry.get("ai_generated"), "says neither")
+    if entry.get("kind") == "c2pa":
+        if entry.get("status") == "unreadable":
+            return "C2PA unreadable"
+        signer = f" by {entry['signer']}" if entry.get("signer") else ""
+        trust = "trusted" if entry.get("trusted") else "untrusted"
+        return f"C2PA {entry.get('status')}, {says}, signed{signer} ({trust})"
+    return f"{entry.get('source')}: {entry.get('generator') or says} (unsigned)"
+
+
 def write_table(results: list[dict], out: TextIO) -> None:
     width = max([len(item["filename"] or "") for item in results] + [len("FILE")])
-    out.write(f"{'FILE':<{width}}  {'LABEL':<5}  {'P(FAKE)':>7}  SIZE\n")
+    verdict_width = len("ai_generated_by_credentials")
+    out.write(f"{'FILE':<{width}}  {'VERDICT':<{verdict_width}}  {'LABEL':<5}  {'P(FAKE)':>7}  SIZE       EVIDENCE\n")
     for item in results:
         if "error" in item:
             line = f"{item['filename']:<{width}}  error  {item['error']['code']}: {item['error']['message']}"
         else:
             size = f"{item['width']}x{item['height']}"
-            line = f"{item['filename']:<{width}}  {item['label']:<5}  {item['probability_fake']:>7.4f}  {size}"
+            line = (
+                f"{item['filename']:<{width}}  {item['verdict']:<{verdict_width}}  {item['label']:<5}  "
+                f"{item['probability_fake']:>7.4f}  {size:<9}  {evidence_summary(item['evidence']) or '-'}"
+            )
         out.write(line + "\n")
 
 
@@ -90,7 +112,10 @@ def write_csv(results: list[dict], out: TextIO) -> None:
     writer.writeheader()
     for item in results:
         error = item.get("error") or {}
-        writer.writerow({**item, "error_code": error.get("code"), "error_message": error.get("message")})
+        evidence = evidence_summary(item["evidence"]) if "evidence" in item else None
+        writer.writerow(
+            {**item, "evidence": evidence, "error_code": error.get("code"), "error_message": error.get("message")}
+        )
 
 
 def predict_command(args: argparse.Namespace, out: TextIO) -> int:

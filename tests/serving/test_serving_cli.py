@@ -69,10 +69,11 @@ def test_csv_and_table(folder):
     expected = predict_bytes((folder / "photo.jpg").read_bytes(), paths[0], Settings())
     assert float(rows[0]["probability_fake"]) == expected["probability_fake"]
     assert rows[0]["label"] == expected["label"] and rows[0]["error_code"] == ""
+    assert rows[0]["verdict"] == expected["verdict"] and rows[0]["note"] == (expected["note"] or "")
     assert rows[1]["error_code"] == "unsupported_media_type" and rows[1]["label"] == ""
     status, table = run(*paths)
     lines = table.splitlines()
-    assert lines[0].split() == ["FILE", "LABEL", "P(FAKE)", "SIZE"]
+    assert lines[0].split() == ["FILE", "VERDICT", "LABEL", "P(FAKE)", "SIZE", "EVIDENCE"]
     assert expected["label"] in lines[1] and f"{expected['width']}x{expected['height']}" in lines[1]
     assert "unsupported_media_type" in lines[2]
 
