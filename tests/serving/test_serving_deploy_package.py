@@ -3,8 +3,10 @@
 Builds what the deploy workflow ships (`function_app/` minus `.funcignore`,
 plus `pip install -r requirements.txt --target .python_packages/lib/site-packages`,
 the layout the Functions host puts on `sys.path`), then imports
-`function_app.py` in a fresh virtual environment and answers a real request.
-The package size is written to test-artifacts/deploy-package.json.
+`function_app.py` in a fresh virtual environment and answers a real request,
+one of whose files carries C2PA Content Credentials, so the packaged native
+c2pa library is loaded and validates a manifest. The package size is written to
+test-artifacts/deploy-package.json; the zip must stay within 100 MB.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import venv
 from pathlib import Path
 
 import pytest
+from credentials import encode, photo, sign
 from serving_helpers import REPO_ROOT
 from urllib3 import encode_multipart_formdata
 
@@ -25,6 +28,8 @@ from imageauth.settings import Settings
 
 FUNCTION_APP_DIR = REPO_ROOT / "function_app"
 PACKAGES = Path(".python_packages") / "lib" / "site-packages"
+PRUNE_SCRIPT = REPO_ROOT / "scripts" / "prune_packages.py"
+MAX_ZIP_BYTES = 100 * 10**6
 
 # Runs inside the fresh environment: the Functions host's sys.path, then one HTTP invocation.
 PROBE = """
@@ -42,6 +47,7 @@ print(json.dumps({
     "status": response.status_code,
     "body": json.loads(response.get_body()),
     "imageauth": imageauth.__path__[0],
+    "c2pa": getattr(sys.modules.get("c2pa"), "__file__", None),
     "tensorflow": [name for name in ("tensorflow", "keras", "tf_keras") if importlib.util.find_spec(name)],
 }))
 """
@@ -54,6 +60,8 @@ def build_package(target: Path) -> None:
     pip = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "--quiet", "--no-compile"]
     pip += ["--target", str(target / PACKAGES), "-r", str(target / "requirements.txt")]
     subprocess.run(pip, check=True, timeout=900)
+    # What the deploy workflow runs next: build artefacts out (scripts/prune_packages.py).
+    subprocess.run([sys.executable, str(PRUNE_SCRIPT), str(target / PACKAGES)], check=True, timeout=60)
 
 
 def tree_size(path: Path) -> int:
@@ -68,7 +76,10 @@ def test_the_deploy_package_predicts_in_a_fresh_environment_without_tensorflow(t
     assert not any(package.rglob("tensorflow")), "TensorFlow must not be in the deploy package"
     environment = tmp_path / "venv"
     venv.EnvBuilder(with_pip=False).create(environment)
-    body, content_type = encode_multipart_formdata([("file", ("photo.jpg", images["photo.jpg"], "image/jpeg"))])
+    credentials = sign(encode(photo(), "JPEG"), "image/jpeg", "trainedAlgorithmicMedia")
+    files = [("file", ("photo.jpg", images["photo.jpg"], "image/jpeg"))]
+    files.append(("file", ("credentials.jpg", credentials, "image/jpeg")))
+    body, content_type = encode_multipart_formdata(files)
     (tmp_path / "body").write_bytes(body)
     command = [str(environment / "bin" / "python"), "-I", "-c", PROBE, str(package), str(package / PACKAGES)]
     finished = subprocess.run(
@@ -79,13 +90,17 @@ def test_the_deploy_package_predicts_in_a_fresh_environment_without_tensorflow(t
     assert probe["tensorflow"] == []
     assert Path(probe["imageauth"]).resolve() == (package / "imageauth").resolve()
     assert probe["status"] == 200, probe["body"]
-    [item] = probe["body"]["results"]
+    item, signed = probe["body"]["results"]
+    # The packaged c2pa library read and validated the manifest.
+    assert Path(probe["c2pa"]).resolve().is_relative_to((package / PACKAGES).resolve())
+    assert signed["verdict"] == "ai_generated_by_credentials", signed
+    assert signed["evidence"][0]["status"] == "valid"
+    assert not list(package.rglob("*.rlib")), "build artefacts must be pruned from the package"
     expected = predict_bytes(images["photo.jpg"], "photo.jpg", Settings())
     # Same model and same code; only the resolved library versions could differ from this checkout's.
     assert item["probability_fake"] == pytest.approx(expected["probability_fake"], abs=1e-5)
-    assert {key: item[key] for key in ("sha256", "width", "height")} == {
-        key: expected[key] for key in ("sha256", "width", "height")
-    }
+    same = ("sha256", "width", "height", "verdict", "note", "evidence")
+    assert {key: item[key] for key in same} == {key: expected[key] for key in same}
     archive = shutil.make_archive(str(tmp_path / "package"), "zip", package)
     sizes = {
         "package_bytes": tree_size(package),
@@ -97,3 +112,9 @@ def test_the_deploy_package_predicts_in_a_fresh_environment_without_tensorflow(t
     artifacts.mkdir(exist_ok=True)
     (artifacts / "deploy-package.json").write_text(json.dumps(sizes, indent=2) + "\n")
     print("deploy package:", {key: f"{value / 2**20:.1f} MiB" for key, value in sizes.items()})
+    assert sizes["zip_bytes"] <= MAX_ZIP_BYTES, sizes
+
+
+def test_the_deploy_workflow_prunes_what_the_package_test_prunes():
+    workflow = (REPO_ROOT / ".github" / "workflows" / "deploy.yml").read_text(encoding="utf-8")
+    assert "python ../scripts/prune_packages.py .python_packages/lib/site-packages" in workflow
