@@ -7,6 +7,16 @@ const ICON_PATHS = {
   real: "M12 2a10 10 0 100 20 10 10 0 000-20zm-1.2 14.2L6.6 12l1.4-1.4 2.8 2.8 5.2-5.2 1.4 1.4-6.6 6.6z",
   fake: "M12 2l2.2 7.8L22 12l-7.8 2.2L12 22l-2.2-7.8L2 12l7.8-2.2L12 2z",
   error: "M12 2L1 21h22L12 2zm1 15h-2v2h2v-2zm0-7h-2v5h2v-5z",
+  // A circle with a question mark: the model's score is not a verdict here.
+  unsure: "M12 2a10 10 0 100 20 10 10 0 000-20zm1 16h-2v-2h2v2zm2.1-7.8l-.9.9c-.7.7-1.2 1.3-1.2 2.9h-2v-.5"
+    + "c0-1.1.5-2.1 1.2-2.8l1.2-1.3c.4-.4.6-.9.6-1.4 0-1.1-.9-2-2-2s-2 .9-2 2H8c0-2.2 1.8-4 4-4s4 1.8 4 4"
+    + "c0 .9-.4 1.7-.9 2.2z",
+  // A shield with a tick: signed Content Credentials.
+  credentials: "M12 1L3 5v6c0 5.6 3.8 10.7 9 12 5.2-1.3 9-6.4 9-12V5l-9-4zm-1.6 15.2L6.6 12.4 8 11l2.4 2.4L16 7.8"
+    + "l1.4 1.4-7 7z",
+  // A tag: metadata written into the file.
+  metadata: "M21.4 11.6l-9-9C12 2.2 11.5 2 11 2H4c-1.1 0-2 .9-2 2v7c0 .6.2 1.1.6 1.4l9 9c.4.4.9.6 1.4.6s1-.2 1.4-.6"
+    + "l7-7c.4-.4.6-.9.6-1.4s-.2-1-.6-1.4zM5.5 7C4.7 7 4 6.3 4 5.5S4.7 4 5.5 4 7 4.7 7 5.5 6.3 7 5.5 7z",
 };
 
 /** Create an element; `text` sets textContent, `attrs` sets attributes. */

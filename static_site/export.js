@@ -1,9 +1,10 @@
 // The session's results as CSV and JSON downloads, built in the browser (nothing is uploaded).
-import { VERDICT_TEXT } from "./rows.js";
+import { evidenceSummary } from "./evidence.js";
+import { VERDICT_TEXT, verdictOf } from "./rows.js";
 
 const CSV_COLUMNS = [
-  "filename", "status", "verdict", "label", "probability_fake", "threshold", "width", "height",
-  "sha256", "model_version", "error_code", "error_message",
+  "filename", "status", "verdict", "verdict_text", "label", "probability_fake", "threshold", "note", "evidence",
+  "width", "height", "sha256", "model_version", "error_code", "error_message",
 ];
 
 /** One flat record per entry; the numbers are the API's, unrounded. */
@@ -12,10 +13,14 @@ export function toRecord(entry) {
   return {
     filename: entry.name,
     status: entry.status,
-    verdict: entry.status === "done" ? (VERDICT_TEXT[result.label] ?? result.label) : null,
+    verdict: entry.status === "done" ? verdictOf(result) : null,
+    verdict_text: entry.status === "done" ? VERDICT_TEXT[verdictOf(result)] : null,
     label: result.label ?? null,
     probability_fake: result.probability_fake ?? null,
     threshold: result.threshold ?? null,
+    note: result.note ?? null,
+    // A few words per entry; the JSON download also carries the entries in full (evidence_entries).
+    evidence: entry.status === "done" ? evidenceSummary(result.evidence) : null,
     width: result.width ?? null,
     height: result.height ?? null,
     sha256: result.sha256 ?? null,
@@ -38,7 +43,7 @@ export function toJson(entries, apiBaseUrl) {
   const document = {
     generated_at: new Date().toISOString(),
     api: apiBaseUrl || window.location.origin,
-    results: entries.map(toRecord),
+    results: entries.map((entry) => ({ ...toRecord(entry), evidence_entries: entry.result?.evidence ?? null })),
   };
   return `${JSON.stringify(document, null, 2)}\n`;
 }

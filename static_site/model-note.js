@@ -19,12 +19,32 @@ export function renderModelNote(container, card) {
   if (metrics) {
     items.push(fact("Tested", metrics));
   }
-  if (typeof card.threshold === "number") {
+  const scope = Number(card.scope?.max_short_side);
+  if (scope > 0) {
+    items.push(fact(
+      "Validated on",
+      `images up to ${scope} px on their short side. A larger image gets "Unsure" from the score alone: `
+        + "only evidence in the file itself can decide it.",
+    ));
+  }
+  const band = card.unsure_band;
+  if (band && typeof band.low === "number" && typeof band.high === "number" && band.high > band.low) {
+    items.push(fact(
+      "Unsure band",
+      `scores between ${formatPercent(band.low)} and ${formatPercent(band.high)} give "Unsure"; "Likely real" `
+        + `up to ${formatPercent(band.low)}, "Likely AI-generated" from ${formatPercent(band.high)}.`,
+    ));
+  } else if (typeof card.threshold === "number") {
     items.push(fact(
       "Verdict line",
       `"Likely AI-generated" from ${formatPercent(card.threshold)} up; close to that line it is a coin toss.`,
     ));
   }
+  items.push(fact(
+    "Also reads",
+    "Content Credentials (C2PA) and generator settings in the file. Valid credentials that say AI decide "
+      + "the verdict; unsigned metadata can make it \"Likely AI-generated\" at most.",
+  ));
   const limitations = toList(card.limitations);
   for (const limitation of limitations) {
     items.push(fact("Limitation", limitation));

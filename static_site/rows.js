@@ -2,11 +2,32 @@
 // (waiting, checking, done, error). Every piece of text from a file name or the API goes in
 // through textContent, never as HTML.
 import { el, icon, formatBytes, formatPercent } from "./dom.js";
+import { evidenceSummary, renderEvidence } from "./evidence.js";
 
-export const VERDICT_TEXT = { fake: "Likely AI-generated", real: "Likely real" };
+// The API's `verdict` (docs/api.md) in words. Only evidence or an in-scope score outside the unsure
+// band gets a verdict; everything else is "Unsure", shown in amber, never in the AI colour.
+export const VERDICT_TEXT = {
+  ai_generated_by_credentials: "AI-generated, say its Content Credentials",
+  likely_ai: "Likely AI-generated",
+  unsure: "Unsure",
+  likely_real: "Likely real",
+};
+const VERDICT_STYLE = {
+  ai_generated_by_credentials: { className: "verdict-credentials", icon: "credentials", bar: "is-fake" },
+  likely_ai: { className: "verdict-fake", icon: "fake", bar: "is-fake" },
+  unsure: { className: "verdict-unsure", icon: "unsure", bar: "is-unsure" },
+  likely_real: { className: "verdict-real", icon: "real", bar: "is-real" },
+};
+// An API without `verdict` (older than docs/api.md's) still gets words from its label.
+const LABEL_VERDICT = { fake: "likely_ai", real: "likely_real" };
 
 // Within this distance of the threshold a verdict is marked as a close call.
 const CLOSE_CALL_MARGIN = 0.1;
+
+/** The verdict code of a result: the API's `verdict`, else one derived from `label`. */
+export function verdictOf(result) {
+  return VERDICT_TEXT[result.verdict] ? result.verdict : (LABEL_VERDICT[result.label] ?? "unsure");
+}
 
 // What each API error code means, in words; the API's own message is shown under it.
 const ERROR_TITLES = {
@@ -74,10 +95,12 @@ export function renderRow(entry) {
 export function announcement(entry) {
   if (entry.status === "done") {
     const { result } = entry;
-    const closeCall = Math.abs(result.probability_fake - result.threshold) < CLOSE_CALL_MARGIN;
-    return `${entry.name}: ${VERDICT_TEXT[result.label] ?? result.label}, `
+    const evidence = evidenceSummary(result.evidence);
+    return `${entry.name}: ${VERDICT_TEXT[verdictOf(result)]}, `
       + `${formatPercent(result.probability_fake)} probability of being AI-generated.`
-      + (closeCall ? " A close call." : "");
+      + (isCloseCall(result) ? " A close call." : "")
+      + (evidence ? ` ${evidence}.` : "")
+      + (result.note ? ` ${result.note}` : "");
   }
   return `${entry.name}: ${errorTitle(entry.error)}. ${entry.error.message}`;
 }
@@ -107,18 +130,31 @@ function stateLine(text, spinning) {
   return el("p", { className: "state" }, children);
 }
 
+// Near the threshold a score is little better than a coin toss: said next to a verdict the score made.
+function isCloseCall(result) {
+  const fromScore = ["likely_ai", "likely_real"].includes(verdictOf(result)) && !decidedByEvidence(result);
+  return fromScore && Math.abs(result.probability_fake - result.threshold) < CLOSE_CALL_MARGIN;
+}
+
+function decidedByEvidence(result) {
+  return (result.evidence ?? []).some((entry) => entry.ai_generated === true && entry.status !== "invalid"
+    && entry.status !== "unreadable");
+}
+
 function verdictContent(result) {
-  const isFake = result.label === "fake";
   const probability = result.probability_fake;
-  const verdict = el("p", { className: `verdict ${isFake ? "verdict-fake" : "verdict-real"}` }, [
-    icon(isFake ? "fake" : "real"),
-    el("strong", { className: "verdict-text", text: VERDICT_TEXT[result.label] ?? result.label }),
+  const style = VERDICT_STYLE[verdictOf(result)];
+  // The file's own evidence leads: it is stronger than anything the model can say.
+  const evidence = renderEvidence(result.evidence);
+  const verdict = el("p", { className: `verdict ${style.className}` }, [
+    icon(style.icon),
+    el("strong", { className: "verdict-text", text: VERDICT_TEXT[verdictOf(result)] }),
   ]);
-  // Near the threshold a verdict is little better than a coin toss; say so next to it.
-  if (Math.abs(probability - result.threshold) < CLOSE_CALL_MARGIN) {
+  if (isCloseCall(result)) {
     verdict.append(el("span", { className: "close-call", text: "close call" }));
   }
-  const bar = el("div", { className: `probability-bar ${isFake ? "is-fake" : "is-real"}` }, [
+  const note = result.note ? el("p", { className: "verdict-note", text: result.note }) : null;
+  const bar = el("div", { className: `probability-bar ${style.bar}` }, [
     el("span", { className: "probability-fill" }),
     el("span", { className: "probability-threshold" }),
   ]);
@@ -139,7 +175,7 @@ function verdictContent(result) {
     el("span", { className: "threshold", text: formatPercent(result.threshold) }),
   ]);
   const model = el("p", { className: "row-model", text: `Model ${result.model_version ?? "unknown"}` });
-  return [verdict, bar, numbers, model];
+  return [evidence, verdict, note, bar, numbers, model].filter(Boolean);
 }
 
 function errorContent(entry) {

@@ -49,13 +49,26 @@ def api_result(server, path: Path) -> dict:
     return {**body["results"][0], "model_version": body["model_version"]}
 
 
+# The page's words for the API's verdicts (static_site/rows.js: VERDICT_TEXT).
+VERDICT_TEXT = {
+    "ai_generated_by_credentials": "AI-generated, say its Content Credentials",
+    "likely_ai": "Likely AI-generated",
+    "unsure": "Unsure",
+    "likely_real": "Likely real",
+}
+
+
 def assert_row_matches_api(row: Locator, expected: dict) -> None:
     expect(row).to_have_attribute("data-status", "done")
     shown = row.locator("data.probability")
     assert float(shown.get_attribute("value")) == expected["probability_fake"]
     expect(shown).to_have_text(format_percent(expected["probability_fake"]))
-    verdict = {"real": "Likely real", "fake": "Likely AI-generated"}[expected["label"]]
-    expect(row.locator(".verdict-text")).to_have_text(verdict)
+    expect(row.locator(".verdict-text")).to_have_text(VERDICT_TEXT[expected["verdict"]])
+    if expected["note"]:
+        expect(row.locator(".verdict-note")).to_have_text(expected["note"])
+    else:
+        expect(row.locator(".verdict-note")).to_have_count(0)
+    expect(row.locator(".evidence-item")).to_have_count(len(expected["evidence"]))
     expect(row.locator(".threshold")).to_have_text(format_percent(expected["threshold"]))
     expect(row.locator(".row-model")).to_have_text(f"Model {expected['model_version']}")
     expect(row.locator(".file-meta")).to_contain_text(f"{expected['width']} × {expected['height']} px")
@@ -64,8 +77,11 @@ def assert_row_matches_api(row: Locator, expected: dict) -> None:
 def test_uploaded_image_shows_the_api_verdict(site: Page, server, images: dict[str, Path]) -> None:
     site.set_input_files("#file-input", images["portrait"])
     row = result_row(site, images["portrait"].name)
-    assert_row_matches_api(row, api_result(server, images["portrait"]))
-    expect(site.locator("#announcer")).to_contain_text(f"{images['portrait'].name}: Likely")
+    expected = api_result(server, images["portrait"])
+    assert_row_matches_api(row, expected)
+    expect(site.locator("#announcer")).to_contain_text(
+        f"{images['portrait'].name}: {VERDICT_TEXT[expected['verdict']]}"
+    )
     # The preview is decoded in the browser with EXIF orientation applied: stored 600x400
     # sideways, it shows upright as a portrait, as the API (400x600) sees it.
     width, height = row.locator("canvas.thumbnail").evaluate("canvas => [canvas.width, canvas.height]")
@@ -92,6 +108,8 @@ def test_three_images_three_rows_and_downloads(site: Page, server, images: dict[
     for row, path in zip(rows, paths, strict=True):
         assert float(row["probability_fake"]) == expected[path.name]["probability_fake"]
         assert row["label"] == expected[path.name]["label"]
+        assert row["verdict"] == expected[path.name]["verdict"]
+        assert row["note"] == (expected[path.name]["note"] or "")
         assert row["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
 
     with site.expect_download() as download_info:
@@ -172,7 +190,7 @@ def test_keyboard_only(site: Page, server, images: dict[str, Path]) -> None:
 
     expected = api_result(server, images["small_png"])
     live_region = site.locator("[aria-live]")
-    verdict = {"real": "Likely real", "fake": "Likely AI-generated"}[expected["label"]]
+    verdict = VERDICT_TEXT[expected["verdict"]]
     expect(live_region).to_contain_text(
         f"{images['small_png'].name}: {verdict}, {format_percent(expected['probability_fake'])} probability"
     )
