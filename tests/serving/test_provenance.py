@@ -262,3 +262,23 @@ def test_alpha_and_animation_are_noted():
     frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:], duration=100)
     animated = predict_bytes(buffer.getvalue(), "animated.gif", SETTINGS)
     assert "only the first frame" in animated["note"].lower()
+
+
+@pytest.mark.parametrize(("fmt", "mime"), [("JPEG", "image/jpeg"), ("PNG", "image/png")])
+def test_mutated_manifests_never_raise(fmt, mime):
+    # Random byte flips and cuts inside the manifest of a signed file: examine() must answer each.
+    import random
+
+    signed = bytearray(sign(encode(photo(64, 48), fmt), mime, "trainedAlgorithmicMedia"))
+    start = signed.index(b"jumb") - 4
+    rng = random.Random(13)
+    statuses = set()
+    for _ in range(150):
+        mutated = bytearray(signed)
+        for _ in range(rng.randint(1, 8)):
+            mutated[rng.randrange(start, start + 2000)] = rng.randrange(256)
+        if rng.random() < 0.3:
+            mutated = mutated[: rng.randrange(start, len(mutated))]
+        facts = provenance.examine(bytes(mutated))
+        statuses.update(entry.get("status") for entry in facts.evidence if entry["kind"] == "c2pa")
+    assert statuses <= {"valid", "invalid", "unreadable"} and statuses - {"valid"}
