@@ -40,5 +40,5 @@ def process_image(blob: func.InputStream) -> None:
     result = process_blob(blob.read(settings.max_bytes + 1), name, settings)
     target = result_blob_name(name)
     written = write_result(results_container(), target, result)
-    outcome = result["error"]["code"] if "error" in result else result["label"]
+    outcome = result["error"]["code"] if "error" in result else f"{result['verdict']} (label {result['label']})"
     logging.info("%s -> results/%s: %s (%s)", name, target, outcome, "written" if written else "unchanged")

@@ -282,3 +282,12 @@ def test_mutated_manifests_never_raise(fmt, mime):
         facts = provenance.examine(bytes(mutated))
         statuses.update(entry.get("status") for entry in facts.evidence if entry["kind"] == "c2pa")
     assert statuses <= {"valid", "invalid", "unreadable"} and statuses - {"valid"}
+
+
+def test_concurrent_reads_share_one_context():
+    from concurrent.futures import ThreadPoolExecutor
+
+    files = [sign(encode(photo(80, 60, seed), "JPEG"), "image/jpeg", "trainedAlgorithmicMedia") for seed in range(4)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = list(pool.map(lambda data: provenance.examine(data).evidence[0]["status"], files * 5))
+    assert statuses == ["valid"] * 20
