@@ -26,13 +26,17 @@ export function renderModelNote(container, card) {
       `images up to ${scope} px on their short side. A larger image gets "Unsure" from the score alone: `
         + "only evidence in the file itself can decide it.",
     ));
+  } else if (card.scope && card.scope.max_short_side === null) {
+    // A card widens the scope to every size only with a measured false-positive rate on real photos.
+    const why = typeof card.scope.why === "string" && card.scope.why ? ` (${card.scope.why})` : "";
+    items.push(fact("Validated on", `images of any size${why}.`));
   }
   const band = card.unsure_band;
   if (band && typeof band.low === "number" && typeof band.high === "number" && band.high > band.low) {
     items.push(fact(
       "Unsure band",
-      `scores between ${formatPercent(band.low)} and ${formatPercent(band.high)} give "Unsure"; "Likely real" `
-        + `up to ${formatPercent(band.low)}, "Likely AI-generated" from ${formatPercent(band.high)}.`,
+      `scores from ${formatPercent(band.low)} to under ${formatPercent(band.high)} give "Unsure"; "Likely real" `
+        + `below ${formatPercent(band.low)}, "Likely AI-generated" from ${formatPercent(band.high)}.`,
     ));
   } else if (typeof card.threshold === "number") {
     items.push(fact(

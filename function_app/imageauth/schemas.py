@@ -84,13 +84,15 @@ class Limits(BaseModel):
 
 
 class UnsureBand(BaseModel):
-    low: float = Field(description="`verdict` is likely_real at or below this score (inside the scope).")
+    low: float = Field(description="`verdict` is likely_real below this score (inside the scope).")
     high: float = Field(description="`verdict` is likely_ai at or above this score (inside the scope).")
     source: str = Field(description="Where the band in effect comes from: model card, settings, or none.")
 
 
 class Scope(BaseModel):
-    max_short_side: int = Field(description="Outside this short side (px) the score alone gives no verdict.")
+    max_short_side: int | None = Field(
+        description="Beyond this short side (px) the score alone gives no verdict; null: no limit."
+    )
     source: str = Field(description="model card, or default (twice the input size).")
 
 

@@ -10,8 +10,9 @@ what this service is prepared to claim, in this order:
    anyone can sign such a claim, so it is reported but decides nothing.
 3. Unsigned generator metadata: `likely_ai`, never more.
 4. The model, only inside its validated scope (short side at most
-   `max_short_side`) and outside its unsure band: `likely_ai` from `high` up,
-   `likely_real` up to `low`, `unsure` in between. Outside the scope: `unsure`.
+   `max_short_side`; null: any size) and outside its unsure band: `likely_ai`
+   from `high` up, `likely_real` below `low`, `unsure` for low <= p < high (the
+   card's definition). Outside the scope: `unsure`.
 
 The scope and the band come from the model card (`scope`, `unsure_band`,
 written by the evaluate stage); a card without them falls back to twice the
@@ -37,7 +38,7 @@ class Policy:
     low: float
     high: float
     image_size: int
-    max_short_side: int
+    max_short_side: int | None  # None: the card measured that any size is in scope
     band: dict  # what /api/model reports: the card's figures plus the values and their source
     scope: dict
 
@@ -57,7 +58,8 @@ def policy_for(card: dict, image_size: int, threshold: float, low: float | None,
         band_source = "model card" if card_band else "none: the card states no band, so low = high = threshold"
     card_scope = card.get("scope") if isinstance(card.get("scope"), dict) else None
     if card_scope and "max_short_side" in card_scope:
-        max_short_side = int(card_scope["max_short_side"])
+        raw = card_scope["max_short_side"]
+        max_short_side = None if raw is None else int(raw)
         scope = {**card_scope, "max_short_side": max_short_side, "source": "model card"}
     else:
         max_short_side = 2 * image_size
@@ -69,8 +71,8 @@ def policy_for(card: dict, image_size: int, threshold: float, low: float | None,
 
 def decide(probability: float, width: int, height: int, facts: FileFacts, policy: Policy) -> tuple[str, str | None]:
     """(`verdict`, `note`) for one image."""
-    in_scope = min(width, height) <= policy.max_short_side
-    in_band = in_scope and policy.low < probability < policy.high
+    in_scope = policy.max_short_side is None or min(width, height) <= policy.max_short_side
+    in_band = in_scope and policy.low <= probability < policy.high
     evidence_verdict = _from_evidence(facts.evidence)
     if evidence_verdict is not None:
         verdict = evidence_verdict

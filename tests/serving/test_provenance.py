@@ -41,11 +41,11 @@ SETTINGS = Settings()
 def model_only_verdict(item: dict) -> str:
     """What the score alone says under the policy in effect (no evidence)."""
     policy = get_policy(SETTINGS)
-    if min(item["width"], item["height"]) > policy.max_short_side:
+    if policy.max_short_side is not None and min(item["width"], item["height"]) > policy.max_short_side:
         return "unsure"
     if item["probability_fake"] >= policy.high:
         return "likely_ai"
-    return "likely_real" if item["probability_fake"] <= policy.low else "unsure"
+    return "likely_real" if item["probability_fake"] < policy.low else "unsure"
 
 
 @pytest.fixture(scope="module")

@@ -38,7 +38,17 @@ def test_the_card_band_and_scope_and_their_figures_are_reported():
     verdict, note = decide(0.5, 96, 200, NO_FACTS, policy)
     assert verdict == "unsure" and "unsure band 0.05–0.95" in note and "0.50" in note
     assert decide(0.96, 96, 96, NO_FACTS, policy) == ("likely_ai", None)
-    assert decide(0.05, 96, 96, NO_FACTS, policy) == ("likely_real", None)
+    assert decide(0.049, 96, 96, NO_FACTS, policy) == ("likely_real", None)
+    # The card's definition: unsure when low <= P(fake) < high.
+    assert decide(0.05, 96, 96, NO_FACTS, policy)[0] == "unsure"
+    assert decide(0.95, 96, 96, NO_FACTS, policy) == ("likely_ai", None)
+
+
+def test_a_card_may_widen_the_scope_to_any_size():
+    card = {"scope": {"max_short_side": None, "why": "3.1% of 40 real photos called fake"}}
+    policy = policy_for(card, 32, 0.4, None, None)
+    assert policy.max_short_side is None and policy.scope["max_short_side"] is None
+    assert decide(0.9, 4000, 3000, NO_FACTS, policy) == ("likely_ai", None)
 
 
 def test_settings_override_the_band():
