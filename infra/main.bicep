@@ -86,6 +86,15 @@ param threshold string = ''
 @description('Model folder override (IMAGEAUTH_MODEL_DIR); empty serves the model bundled with the code.')
 param modelDir string = ''
 
+@description('Unsure band low override (IMAGEAUTH_UNSURE_LOW, a number in [0, 1]); empty keeps the model card\'s band.')
+param unsureLow string = ''
+
+@description('Unsure band high override (IMAGEAUTH_UNSURE_HIGH, a number in [0, 1]); empty keeps the model card\'s band.')
+param unsureHigh string = ''
+
+@description('PEM file of C2PA trust anchors, a path inside the package (IMAGEAUTH_C2PA_TRUST_ANCHORS); empty trusts no signer. See docs/evidence.md.')
+param c2paTrustAnchors string = ''
+
 @description('Origins allowed to call the API besides the static web app, for example a custom domain. Never "*".')
 param extraAllowedOrigins array = []
 
@@ -192,6 +201,17 @@ var thresholdSetting = empty(threshold) ? {} : {
 var modelDirSetting = empty(modelDir) ? {} : {
   IMAGEAUTH_MODEL_DIR: modelDir
 }
+var unsureLowSetting = empty(unsureLow) ? {} : {
+  IMAGEAUTH_UNSURE_LOW: unsureLow
+}
+var unsureHighSetting = empty(unsureHigh) ? {} : {
+  IMAGEAUTH_UNSURE_HIGH: unsureHigh
+}
+var trustAnchorsSetting = empty(c2paTrustAnchors) ? {} : {
+  IMAGEAUTH_C2PA_TRUST_ANCHORS: c2paTrustAnchors
+}
+// The unsure band and the C2PA trust list (imageauth/verdict.py, imageauth/provenance.py).
+var evidenceSettings = union(unsureLowSetting, unsureHighSetting, trustAnchorsSetting)
 // CORS: the static web app's origin plus any explicitly listed ones.
 var staticWebAppOrigins = [
   staticWebApp.outputs.url
@@ -211,7 +231,7 @@ module functionApp 'modules/functionapp.bicep' = {
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
     allowedOrigins: concat(staticWebAppOrigins, extraAllowedOrigins)
-    appSettings: union(hostStorage, storageConnection, monitoringSettings, limitSettings, thresholdSetting, modelDirSetting)
+    appSettings: union(hostStorage, storageConnection, monitoringSettings, limitSettings, thresholdSetting, modelDirSetting, evidenceSettings)
   }
 }
 
