@@ -132,3 +132,24 @@ def test_evidence_screenshots(open_site, server, evidence_images, artifacts_dir:
         shutil.copyfile(artifacts_dir / name, DOCS_SCREENSHOT)
     context.close()
     assert watch.page_errors == [] and watch.unexpected_console_errors() == []
+
+
+def test_a_score_inside_the_unsure_band_is_unsure_with_its_note(new_server, open_site, images, monkeypatch) -> None:
+    # A band over the whole range makes every in-scope score "unsure": the state a card's band produces.
+    monkeypatch.setenv("IMAGEAUTH_UNSURE_LOW", "0")
+    monkeypatch.setenv("IMAGEAUTH_UNSURE_HIGH", "1")
+    own = new_server().start()
+    try:
+        context, page, watch = open_site(own.base_url)
+        expected = api_result(own, images["small_png"])
+        assert expected["verdict"] == "unsure" and "unsure band 0.00–1.00" in expected["note"]
+        page.set_input_files("#file-input", images["small_png"])
+        row = result_row(page, images["small_png"].name)
+        assert_row_matches_api(row, expected)
+        expect(row.locator(".verdict")).to_have_class("verdict verdict-unsure")
+        expect(row.locator(".close-call")).to_have_count(0)
+        expect(page.locator("#model-note")).to_contain_text('scores from 0.0% to under 100.0% give "Unsure"')
+        context.close()
+        assert watch.page_errors == [] and watch.unexpected_console_errors() == []
+    finally:
+        own.stop()
