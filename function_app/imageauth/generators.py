@@ -70,7 +70,9 @@ def metadata_evidence(image: Image.Image) -> list[dict]:
     info = image.info
     if image.format == "PNG":
         found.extend(_png_text_entries(info))
-    exif = image.getexif()
+    # Pillow's PNG getexif() decodes every pixel to look for an eXIf chunk after the image data:
+    # only an eXIf chunk met while opening (before the pixels, where writers put it) is read.
+    exif = image.getexif() if image.format != "PNG" or "exif" in info else None
     comment = _user_comment(exif.get_ifd(EXIF_IFD).get(EXIF_USER_COMMENT)) if exif else None
     if comment:
         generator = _parameters_generator(comment)

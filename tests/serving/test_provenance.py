@@ -291,3 +291,32 @@ def test_concurrent_reads_share_one_context():
     with ThreadPoolExecutor(max_workers=4) as pool:
         statuses = list(pool.map(lambda data: provenance.examine(data).evidence[0]["status"], files * 5))
     assert statuses == ["valid"] * 20
+
+
+def test_examine_never_decodes_pixels(monkeypatch):
+    # Evidence is read from headers and chunks only: decoding is preprocess's job, with its limits.
+    from PIL import ImageFile
+
+    decoded = []
+
+    def refuse(self):
+        decoded.append(self.format)  # examine() swallows exceptions, so record rather than raise
+        raise AssertionError(f"examine() decoded a {self.format}")
+
+    files = [
+        png_with_text(photo(), {"parameters": A1111_PARAMETERS}),
+        encode(photo().convert("RGBA"), "PNG"),
+        jpeg_with_user_comment(photo(), A1111_PARAMETERS),
+        encode(photo(), "WEBP"),
+        encode(photo(), "TIFF"),
+        encode(photo().convert("P"), "GIF"),
+        encode(photo(), "GIF", save_all=True, append_images=[photo(seed=1), photo(seed=2)]),
+        encode(photo(), "WEBP", save_all=True, append_images=[photo(seed=1)]),
+    ]
+    from PIL import TiffImagePlugin, WebPImagePlugin
+
+    for image_class in (ImageFile.ImageFile, TiffImagePlugin.TiffImageFile, WebPImagePlugin.WebPImageFile):
+        monkeypatch.setattr(image_class, "load", refuse)
+    for data in files:
+        provenance.examine(data)
+    assert decoded == []
