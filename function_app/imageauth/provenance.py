@@ -38,6 +38,8 @@ MAX_MANIFEST_BYTES = 8 * 1024 * 1024
 MIME_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif", "TIFF": "image/tiff"}
 MAX_ACTIONS = 20
 MAX_CODES = 20
+# Names from a manifest are the signer's words, echoed to the client: at most this long each.
+MAX_NAME_CHARS = 200
 # Modes that `preprocess.to_rgb` composites on white; keep the two in step.
 ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "La", "RGBa"})
 
@@ -181,11 +183,11 @@ def describe_store(store: dict) -> dict:
     entry = _c2pa_entry(
         status="valid" if state in ("Valid", "Trusted") else "invalid",
         ai_generated=ai_generated,
-        generator=generator,
+        generator=_clip(generator),
         trusted=state == "Trusted",
         codes=[status.get("code") for status in store.get("validation_status") or []][:MAX_CODES],
-        signer=signature.get("issuer") or signature.get("common_name"),
-        claim_generator=claim_generator,
+        signer=_clip(signature.get("issuer") or signature.get("common_name")),
+        claim_generator=_clip(claim_generator),
         actions=[{"action": a["action"], "digitalSourceType": a["digitalSourceType"]} for a in actions],
     )
     entry["detail"] = _credentials_detail(entry)
@@ -207,8 +209,14 @@ def _actions(manifest: dict) -> list[dict]:
             agent = action.get("softwareAgent")
             agent = agent.get("name") if isinstance(agent, dict) else agent
             source = str(action.get("digitalSourceType") or "").rstrip("/").rsplit("/", 1)[-1] or None
-            found.append({"action": action.get("action"), "digitalSourceType": source, "software_agent": agent})
+            found.append(
+                {"action": _clip(action.get("action")), "digitalSourceType": _clip(source), "software_agent": agent}
+            )
     return found[:MAX_ACTIONS]
+
+
+def _clip(value: object) -> str | None:
+    return None if value is None else str(value)[:MAX_NAME_CHARS]
 
 
 def _claim_generator(manifest: dict) -> str | None:
