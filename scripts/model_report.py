@@ -46,25 +46,18 @@ def render(card: dict) -> str:
     val_images = sum(counts["val"].values())
     test_images = sum(counts["test"].values())
     status = "complete" if training.get("complete", True) else "stopped early (time limit); best epoch so far"
-    compared = training.get("compared_runs", {})
-    chosen_from = (
-        f"; the best by validation accuracy of {len(compared)} configurations trained side by side"
-        if len(compared) > 1
-        else ""
+    start = training.get("initialised_from")
+    started = (
+        f"fine-tuned from the dequantised weights of model `{start['model_version']}` "
+        f"({percent(start['test_accuracy'])} dev-test) for "
+        if start and start.get("model_version")
+        else "from scratch, "
     )
-    if "continued_from" in training:
-        parent = training["continued_from"]
-        trained = (
-            f"{parent['epochs_run']} epochs (best {parent['best_epoch']} by validation loss) in "
-            f"{duration(parent['training_seconds'])} on {where(parent)}, then continued at a low learning rate for "
-            f"{training['epochs_run']} epochs ({status}) in {duration(training['training_seconds'])} on "
-            f"{where(training)}, best epoch {training['best_epoch']} by validation loss{chosen_from}."
-        )
-    else:
-        trained = (
-            f"{training['epochs_run']} epochs ({status}), best epoch {training['best_epoch']} by validation loss, "
-            f"{duration(training['training_seconds'])} on {where(training)}{chosen_from}."
-        )
+    trained = (
+        f"{started}{training['epochs_run']} epochs ({status}), best epoch {training['best_epoch']} by validation "
+        f"loss, {duration(training['training_seconds'])} on {where(training)}, through `dvc repro` "
+        f"(MLflow run `{card.get('mlflow_run_id')}`)."
+    )
     temperature = card.get("calibration", {}).get("temperature", 1.0)
     lines = [
         f"- **Model** `{card['version']}`: VGG16 from scratch (weights `{card['weights_init']}`) + dense head, "
@@ -99,7 +92,67 @@ def render(card: dict) -> str:
             f"{percent(variant['ece'])} | {variant['size_bytes'] / 2**20:.1f} MiB | "
             f"{variant['latency_ms_per_image']:.2f} ms |"
         )
+    lines += robustness_lines(card)
     return "\n".join(lines) + "\n"
+
+
+CONDITIONS = {
+    "clean": "clean",
+    "jpeg_q90": "JPEG q90",
+    "jpeg_q75": "JPEG q75",
+    "jpeg_q50": "JPEG q50",
+    "resize_0.75": "0.75x resize and back (bicubic)",
+    "thumbnail_256": "256-px bicubic thumbnail, served",
+    "blur_0.5": "Gaussian blur sigma 0.5",
+    "blur_1.0": "Gaussian blur sigma 1.0",
+    "noise_3": "Gaussian noise sigma 3/255",
+}
+
+
+def robustness_lines(card: dict) -> list[str]:
+    """The perturbation table, the real-photo check, the unsure band and the scope, from the card."""
+    robust = card.get("robustness")
+    if not robust:
+        return []
+    lines = [
+        "",
+        "Robustness on the same test split, each perturbation fixed and seeded (Keras model as served:"
+        " flip-averaged, calibrated; `metrics/robustness.json`):",
+        "",
+        "| condition | accuracy | ROC-AUC | real called fake | fake called real | verdicts flipped vs clean |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, row in robust["conditions"].items():
+        lines.append(
+            f"| {CONDITIONS.get(name, name)} | {percent(row['accuracy'])} | {row['roc_auc']:.4f} | "
+            f"{percent(row['false_positive_rate'])} | {percent(row['false_negative_rate'])} | "
+            f"{percent(row['flipped_vs_clean'])} |"
+        )
+    photos = robust.get("real_photos")
+    if photos:
+        lines += [
+            "",
+            f"- **Real camera photos** (> 256 px, `training/real_photos.json`, through `load_image`): "
+            f"{photos['called_fake']} of {photos['count']} called fake ({percent(photos['share_called_fake'])}).",
+        ]
+    band, scope = card.get("unsure_band"), card.get("scope")
+    if band:
+        test = band["test"]
+        lines.append(
+            f"- **Unsure band** {band['low']:.3f} <= P(fake) < {band['high']:.3f} (chosen on validation): "
+            f'{percent(test["share_inside"])} of dev-test images fall inside and get "unsure"; outside it '
+            f"accuracy is {percent(test['accuracy_outside'])}, and the band holds {percent(test['errors_inside'])} "
+            "of all errors."
+        )
+    if scope:
+        limit = scope["max_short_side"]
+        lines.append(
+            f"- **Scope**: verdicts from the score for images whose short side is at most {limit} px; larger "
+            'images get "unsure" unless evidence decides.'
+            if limit
+            else "- **Scope**: no size limit."
+        )
+    return lines
 
 
 def update(text: str, block: str) -> str:

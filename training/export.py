@@ -1,50 +1,39 @@
-"""Stage `export`: TFLite variants of a trained model, checked with LiteRT, the smallest good one shipped.
+"""Stage `export`: this pipeline's trained model as TFLite, checked with LiteRT, the smallest good variant shipped.
 
-Three variants are converted: float32, dynamic-range (int8 weights, float
-activations) and full-integer int8 (activations calibrated on training
-images). Each is evaluated by `imageauth.model.Detector` - the class the API
-uses - on the whole test split at the threshold chosen in `evaluate`. The
-smallest variant whose accuracy is within `max_accuracy_drop` of the Keras
-model is written as `model.tflite` with its model card `model.json`, logged
-to MLflow and registered in the Model Registry.
-
-`--run best` (or `export.run: best`) exports the best MLflow run of the
-experiment by a validation metric instead of this pipeline's own model.
+Three variants are converted from the served graph that evaluate measured
+(flip-averaged, temperature folded in; training/graph.py): float32,
+dynamic-range (int8 weights, float activations) and full-integer int8
+(activations calibrated on training images). Each is evaluated by
+`imageauth.model.Detector` - the class the API uses - on the whole test split
+at evaluate's threshold. The smallest variant whose accuracy is within
+`max_accuracy_drop` of the Keras model is written as `model.tflite` with its
+card (training/model_card.py), logged to the training run in MLflow and
+registered in the Model Registry. There is no "best run" selection: what
+ships is what the stages before this one made, as dvc.lock records.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import json
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import tensorflow as tf
-from mlflow.tracking import MlflowClient
+from tqdm import tqdm
 
 from imageauth.model import Detector
-from training import tracking
 from training.arrays import load_split
-from training.evaluate import load_trained_model, predict_probabilities
+from training.graph import load_trained_model, predict_probabilities
 from training.metrics import classification_metrics
+from training.model_card import lineage, model_card
 from training.params import load_params
 from training.prepare_base_model import architecture
 
 VARIANTS = ("float32", "dynamic_range", "int8")
-LIMITATIONS = [
-    "Input is 32x32 pixels: a large photo is judged from a 32x32 downscale of its central square, "
-    "so generator artefacts finer than that are invisible to the model.",
-    "Trained only on CIFAR-10 photographs (real) and Stable Diffusion 1.4 images of the same ten "
-    "classes (fake); other generators, subjects, edits, screenshots and heavy compression are out "
-    "of distribution and the verdict there is unreliable.",
-    "A verdict is a statistical estimate, not proof of origin.",
-]
 
 
 def convert(saved_model_dir: Path, variant: str, representative: np.ndarray) -> bytes:
@@ -99,109 +88,50 @@ def choose_variant(results: dict[str, dict], keras_accuracy: float, max_drop: fl
     return min(good or ["float32"], key=lambda name: results[name]["size_bytes"])
 
 
-def best_run(metric: str) -> str:
-    """The run of the experiment with the highest `metric` (a validation metric, never a test one)."""
-    tracking.configure()
-    experiment = mlflow.get_experiment_by_name(tracking.EXPERIMENT)
-    runs = mlflow.search_runs(
-        [experiment.experiment_id],
-        filter_string=f"metrics.{metric} > 0",
-        order_by=[f"metrics.{metric} DESC"],
-        max_results=1,
-    )
-    if runs.empty:
-        raise LookupError(f"no MLflow run in {tracking.EXPERIMENT!r} has metric {metric!r}")
-    return str(runs.iloc[0]["run_id"])
-
-
-def _model_source(run: str, train_dir: Path, metrics_dir: Path, metric: str) -> dict:
-    """Where the Keras model, its threshold and its training summary come from."""
-    if run == "current":
-        train_info = json.loads((train_dir / "train.json").read_text())
-        evaluation = json.loads((metrics_dir / "evaluate.json").read_text())
-        return {
-            "model_path": train_dir / "model.keras",
-            "run_id": train_info["mlflow_run_id"],
-            "threshold": evaluation["threshold"],
-            "threshold_strategy": evaluation["threshold_strategy"],
-            "temperature": evaluation.get("temperature", 1.0),
-            "flip_average": evaluation.get("flip_average", False),
-            "training": train_info,
-        }
-    if run != "best":
-        raise ValueError(f"export.run must be 'current' or 'best', not {run!r}")
-    run_id = best_run(metric)
-    client = MlflowClient()
-    data = client.get_run(run_id).data
-    if "threshold" not in data.metrics:
-        raise LookupError(f"run {run_id} was never evaluated (no 'threshold' metric)")
-    model_path = Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="keras_model/model.keras"))
-    return {
-        "model_path": model_path,
-        "run_id": run_id,
-        "threshold": data.metrics["threshold"],
-        "threshold_strategy": data.params.get("evaluate.threshold", "unknown"),
-        "temperature": data.metrics.get("temperature", 1.0),
-        "flip_average": data.tags.get("flip_average") == "true",
-        "training": _training_summary(run_id, data),
-    }
-
-
-def _training_summary(run_id: str, data) -> dict:
-    """The run's own train.json (every CPU and GPU run logs one), or what its metrics and tags say."""
-    try:
-        path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="training/train.json")
-        return json.loads(Path(path).read_text())
-    except (OSError, mlflow.exceptions.MlflowException):
-        return {
-            "mlflow_run_id": run_id,
-            "val_accuracy": data.metrics.get("best_val_accuracy"),
-            "val_loss": data.metrics.get("best_val_loss"),
-            "hardware": data.tags.get("hardware"),
-        }
-
-
 def export(
-    run: str,
-    best_metric: str,
     data_dir: Path,
     train_dir: Path,
     metrics_dir: Path,
     output_dir: Path,
-    model_config: dict,
-    labels: list[str],
-    max_accuracy_drop: float,
-    representative_images: int,
-    seed: int,
     params: dict,
+    lock_path: Path = Path("dvc.lock"),
 ) -> dict:
-    tracking.configure()
-    source = _model_source(run, train_dir, metrics_dir, best_metric)
-    threshold = float(source["threshold"])
-    model = load_trained_model(source["model_path"], model_config, source["temperature"], source["flip_average"])
+    """Convert, check and ship this pipeline's trained model; `params` is the whole params.yaml."""
+    section, model_config = params["export"], architecture(params)
+    train_info = json.loads((train_dir / "train.json").read_text())
+    evaluation = json.loads((metrics_dir / "evaluate.json").read_text())
+    robust = json.loads((metrics_dir / "robustness.json").read_text())
+    record = lineage(lock_path, train_info.get("mlflow_run_id"), train_info.get("initialised_from"))
+    _check_not_stale(record.get("train_params"), params)
+    threshold = float(evaluation["threshold"])
+    model = load_trained_model(
+        train_dir / "model.weights.h5", model_config, evaluation["temperature"], evaluation["flip_average"]
+    )
     x_train, _ = load_split(data_dir, "train")
     x_test, y_test = load_split(data_dir, "test")
     keras_probabilities = predict_probabilities(model, x_test)
     keras_metrics = classification_metrics(y_test, keras_probabilities, threshold)
-    rng = np.random.default_rng(seed)
-    representative = x_train[rng.choice(len(x_train), min(representative_images, len(x_train)), replace=False)]
+    rng = np.random.default_rng(params["base"]["seed"])
+    count = min(section["representative_images"], len(x_train))
+    representative = x_train[rng.choice(len(x_train), count, replace=False)]
 
     results, blobs = {}, {}
     with tempfile.TemporaryDirectory() as directory:
         saved_model = Path(directory) / "saved_model"
         model.export(str(saved_model), format="tf_saved_model", verbose=False)
-        for variant in VARIANTS:
+        for variant in tqdm(VARIANTS, desc="convert and check", unit="variant"):
             blobs[variant] = convert(saved_model, variant, representative)
             results[variant] = evaluate_variant(blobs[variant], x_test, y_test, threshold, keras_probabilities)
-            print(
-                f"{variant}: {results[variant]['size_bytes'] / 1e6:.1f} MB, "
-                f"accuracy {results[variant]['accuracy']:.4f}",
-                flush=True,
-            )
-    chosen = choose_variant(results, keras_metrics["accuracy"], max_accuracy_drop)
-    card = _model_card(
-        chosen, blobs[chosen], results, keras_metrics, source, threshold, labels, model_config, data_dir, params
-    )
+            tqdm.write(f"{variant}: {len(blobs[variant]) / 1e6:.1f} MB, accuracy {results[variant]['accuracy']:.4f}")
+    chosen = choose_variant(results, keras_metrics["accuracy"], section["max_accuracy_drop"])
+    context = {
+        "labels": params["base"]["labels"],
+        "model_config": model_config,
+        "ingest_report": json.loads((data_dir / "report.json").read_text()),
+        "params": params,
+        "lineage": record,
+    }
+    card = model_card(blobs[chosen], chosen, results, keras_metrics, evaluation, robust, train_info, context)
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "model.tflite").write_bytes(blobs[chosen])
     (output_dir / "model.json").write_text(json.dumps(card, indent=2) + "\n")
@@ -210,8 +140,21 @@ def export(
     metrics_dir.mkdir(parents=True, exist_ok=True)
     summary = {"chosen": chosen, "keras": keras_metrics, "variants": results, "version": card["version"]}
     (metrics_dir / "export.json").write_text(json.dumps(summary, indent=2))
-    _register(source["run_id"], output_dir, results[chosen])
+    if train_info.get("mlflow_run_id"):
+        register(train_info["mlflow_run_id"], output_dir, results[chosen])
     return card
+
+
+def _check_not_stale(trained_with: dict | None, params: dict) -> None:
+    """Refuse to ship weights whose recorded training parameters are not the ones in params.yaml now."""
+    if not trained_with:
+        return
+    for section, values in trained_with.items():
+        if params.get(section) != values:
+            raise RuntimeError(
+                f"dvc.lock says the model was trained with other `{section}` parameters than params.yaml "
+                "holds now: run `dvc repro` so that what ships is what these parameters make"
+            )
 
 
 def _reference_predictions(data_dir, labels, keras_probabilities, model_bytes, images, threshold, per_class=24):
@@ -242,54 +185,18 @@ def _reference_predictions(data_dir, labels, keras_probabilities, model_bytes, i
     ]
 
 
-def _model_card(
-    chosen, model_bytes, results, keras_metrics, source, threshold, labels, model_config, data_dir, params
-) -> dict:
-    ingest_report = json.loads((data_dir / "report.json").read_text())
-    return {
-        "name": "imageauth VGG16 real-vs-AI-generated detector",
-        "version": hashlib.sha256(model_bytes).hexdigest()[:12],
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "variant": chosen,
-        "image_size": model_config["image_size"],
-        "input": "RGB uint8 values as float32, shape [1, size, size, 3]; VGG16 preprocessing is inside the model",
-        "output": "P(fake), float32 in [0, 1]",
-        "labels": labels,
-        "threshold": threshold,
-        "threshold_strategy": source["threshold_strategy"],
-        "threshold_note": "chosen on the validation split (carved from train), never on test",
-        "calibration": {
-            "temperature": source["temperature"],
-            "note": "temperature scaling fitted on the validation split, folded into the output layer (1.0: none)",
-        },
-        "flip_average": {
-            "enabled": source["flip_average"],
-            "note": "the model scores the image and its mirror image and averages the logits, in one graph",
-        },
-        "metrics": results[chosen],
-        "metrics_keras": keras_metrics,
-        "variants": results,
-        "dataset": {
-            "source": Path(str(ingest_report["source"])).name,
-            "counts": ingest_report["counts"],
-            "duplicates_dropped": ingest_report.get("duplicates_dropped", 0),
-            "rejected": ingest_report.get("rejected_count", 0),
-        },
-        "training": source["training"],
-        "weights_init": params["prepare_base_model"]["weights"],
-        "mlflow_run_id": source["run_id"],
-        "params": params,
-        "limitations": LIMITATIONS,
-    }
+def register(run_id: str, output_dir: Path, metrics: dict) -> None:
+    """Log the shipped file and its card to the training run and register it as a new model version."""
+    from training import tracking
 
-
-def _register(run_id: str, output_dir: Path, metrics: dict) -> None:
+    mlflow = tracking.mlflow
+    tracking.configure()
     with mlflow.start_run(run_id=run_id):
         mlflow.log_artifact(str(output_dir / "model.tflite"), "tflite")
         mlflow.log_artifact(str(output_dir / "model.json"), "tflite")
         mlflow.log_metrics({f"tflite_{k}": v for k, v in metrics.items() if isinstance(v, float)})
         artifact_uri = mlflow.get_artifact_uri("tflite")
-    client = MlflowClient()
+    client = mlflow.tracking.MlflowClient()
     try:
         client.get_registered_model(tracking.REGISTERED_MODEL)
     except mlflow.exceptions.MlflowException:
@@ -298,26 +205,16 @@ def _register(run_id: str, output_dir: Path, metrics: dict) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--run", choices=["current", "best"], help="override export.run from params.yaml")
-    arguments = parser.parse_args()
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     params = load_params()
-    section = params["export"]
     card = export(
-        run=arguments.run or section["run"],
-        best_metric=section["best_metric"],
         data_dir=Path(params["ingest"]["output_dir"]),
         train_dir=Path(params["train"]["output_dir"]),
         metrics_dir=Path(params["evaluate"]["output_dir"]),
-        output_dir=Path(section["output_dir"]),
-        model_config=architecture(params),
-        labels=params["base"]["labels"],
-        max_accuracy_drop=section["max_accuracy_drop"],
-        representative_images=section["representative_images"],
-        seed=params["base"]["seed"],
+        output_dir=Path(params["export"]["output_dir"]),
         params=params,
     )
-    print(json.dumps({k: card[k] for k in ("version", "variant", "threshold", "metrics")}, indent=2))
+    print(json.dumps({key: card[key] for key in ("version", "variant", "threshold", "unsure_band", "scope")}, indent=2))
 
 
 if __name__ == "__main__":

@@ -97,3 +97,64 @@ def classification_metrics(labels: np.ndarray, probabilities: np.ndarray, thresh
         },
         "images": int(len(labels)),
     }
+
+
+def unsure_band(labels: np.ndarray, probabilities: np.ndarray, threshold: float, target_accuracy: float) -> dict:
+    """The narrowest band [low, high) around the threshold outside which accuracy reaches `target_accuracy`.
+
+    Narrowest means fewest images inside: the band exists to hold back the
+    verdicts the model gets wrong most often, and every image inside it is an
+    "unsure" answer a user gets instead of a verdict. Candidates are the
+    split's own probabilities (plus the threshold itself), so the search is
+    exact; cumulative counts make each of the (low, high) pairs O(1).
+    """
+    probabilities = np.asarray(probabilities, np.float64)
+    labels = np.asarray(labels).astype(int)
+    order = np.argsort(probabilities, kind="stable")
+    p, y = probabilities[order], labels[order]
+    count = len(p)
+    # correct_below[i]: images 0..i-1 called real and really real; correct_above[j]: images j.. fake and fake.
+    correct_below = np.concatenate([[0], np.cumsum(y == 0)])
+    correct_above = np.concatenate([np.cumsum((y == 1)[::-1])[::-1], [0]])
+    split = int(np.searchsorted(p, threshold, side="left"))
+    lows = np.arange(0, split + 1)  # images below index `low` are outside the band, called real
+    highs = np.arange(split, count + 1)  # images from index `high` on are outside, called fake
+    outside = lows[:, None] + (count - highs[None, :])
+    correct = correct_below[lows][:, None] + correct_above[highs][None, :]
+    accuracy = np.where(outside > 0, correct / np.maximum(outside, 1), 0.0)
+    inside = highs[None, :] - lows[:, None]
+    feasible = accuracy >= target_accuracy
+    if not feasible.any():
+        low_index, high_index = 0, count
+    else:
+        candidates = np.where(feasible, inside, count + 1)
+        low_index, high_index = np.unravel_index(int(np.argmin(candidates)), candidates.shape)
+        low_index, high_index = int(lows[low_index]), int(highs[high_index])
+    low = float(p[low_index]) if low_index < count else 1.0
+    low = min(low, threshold)
+    high = float(p[high_index]) if high_index < count else 1.0
+    high = max(high, threshold)
+    inside_mask = (probabilities >= low) & (probabilities < high)
+    outside_mask = ~inside_mask
+    called_fake = probabilities >= threshold
+    errors = called_fake != (labels == 1)
+    return {
+        "low": low,
+        "high": high,
+        "target_accuracy": target_accuracy,
+        "accuracy_outside": float((~errors[outside_mask]).mean()) if outside_mask.any() else float("nan"),
+        "share_inside": float(inside_mask.mean()),
+        "errors_inside": float(errors[inside_mask].sum() / max(errors.sum(), 1)),
+    }
+
+
+def band_metrics(labels: np.ndarray, probabilities: np.ndarray, threshold: float, low: float, high: float) -> dict:
+    """How a band chosen on validation behaves on another split: accuracy outside it, share inside."""
+    probabilities = np.asarray(probabilities, np.float64)
+    inside = (probabilities >= low) & (probabilities < high)
+    errors = (probabilities >= threshold) != (np.asarray(labels) == 1)
+    return {
+        "accuracy_outside": float((~errors[~inside]).mean()) if (~inside).any() else float("nan"),
+        "share_inside": float(inside.mean()),
+        "errors_inside": float(errors[inside].sum() / max(errors.sum(), 1)),
+    }

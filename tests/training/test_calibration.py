@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from small_models import MODEL_CONFIG, save_moderate_model
 
-from training.evaluate import load_trained_model, predict_logits
+from training.graph import load_trained_model, predict_logits
 from training.metrics import apply_temperature, choose_threshold, expected_calibration_error, fit_temperature, sigmoid
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from small_models import MODEL_CONFIG, save_moderate_model
 
-from training.evaluate import load_trained_model, predict_logits
+from training.graph import load_trained_model, predict_logits
 from training.metrics import apply_temperature
 
 

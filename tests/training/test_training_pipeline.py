@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -26,14 +25,14 @@ from imageauth.model import Detector
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
-COPIED = ["training", "function_app/imageauth", "dvc.yaml", "params.yaml", ".dvc/config", ".dvcignore"]
 BIN = Path(sys.executable).parent
+STAGES = ["demo_data", "ingest", "prepare_base_model", "train", "evaluate", "export"]
 
 
 def run(command: list[str], cwd: Path) -> str:
     environment = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "TF_CPP_MIN_LOG_LEVEL": "2"}
     environment.pop("MLFLOW_TRACKING_URI", None)
-    environment.pop("IMAGEAUTH_PARAMS", None)
+    environment["PYTHON"] = sys.executable
     result = subprocess.run(command, cwd=cwd, env=environment, capture_output=True, text=True, check=False)
     assert result.returncode == 0, f"{command} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
     return result.stdout + result.stderr
@@ -44,22 +43,42 @@ def stages_run(output: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory, repo_root: Path) -> Path:
+def demo_run(tmp_path_factory, repo_root: Path) -> tuple[Path, str]:
+    """`./dev pipeline-demo`'s script: the demo override set through `dvc exp run`, in a scratch copy."""
     root = tmp_path_factory.mktemp("pipeline")
-    for name in COPIED:
-        source = repo_root / name
-        if source.is_dir():
-            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            (root / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, root / name)
-    (root / ".gitignore").write_text("/data/\n/models/\n/mlflow.db\n/mlruns/\n/.train_state/\n")
-    run(["git", "init", "-q"], root)
-    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "add", "-A"], root)
-    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "init"], root)
-    output = run(["dvc", "repro"], root)
-    assert stages_run(output) == ["demo_data", "ingest", "prepare_base_model", "train", "evaluate", "export"]
-    return root
+    output = run([str(repo_root / "scripts/pipeline_demo.sh"), str(root)], repo_root)
+    return root, output
+
+
+@pytest.fixture(scope="module")
+def project(demo_run) -> Path:
+    return demo_run[0]
+
+
+def test_demo_runs_every_stage_once_and_ends_with_the_metrics(demo_run):
+    root, output = demo_run
+    assert stages_run(output) == STAGES
+    # `dvc metrics show` closes the script: the evaluate and robustness metrics are in it.
+    tail = output[output.rindex("Running stage 'export'") :]
+    assert "metrics/evaluate.json" in tail and "metrics/robustness.json" in tail and "test.accuracy" in tail
+
+
+def test_params_file_is_the_shipped_recipe_and_the_demo_only_overrides_it(project: Path, repo_root: Path):
+    import yaml
+
+    shipped = yaml.safe_load((repo_root / "params.yaml").read_text())
+    demo = yaml.safe_load((project / "params.yaml").read_text())
+    overrides = yaml.safe_load((repo_root / "configs/demo.yaml").read_text())
+    assert shipped["ingest"]["source"] != "data/demo" and shipped["export"]["output_dir"] == "function_app/model"
+    for key, value in overrides.items():
+        section, *path = key.split(".")
+        target = demo[section]
+        for part in path:
+            target = target[part]
+        assert target == value, key
+    # Everything the demo does not override is the shipped recipe's.
+    assert demo["train"]["degrade"] == shipped["train"]["degrade"]
+    assert demo["train"]["weight_decay"] == shipped["train"]["weight_decay"]
 
 
 def test_every_stage_writes_its_outputs(project: Path):
@@ -67,17 +86,20 @@ def test_every_stage_writes_its_outputs(project: Path):
         "data/demo/train/REAL",
         "data/prepared/manifest.csv",
         "models/base_model.keras",
-        "models/model.keras",
+        "models/model.weights.h5",
         "models/train.json",
         "models/learning_curves.png",
         "metrics/evaluate.json",
+        "metrics/robustness.json",
         "metrics/export.json",
         "plots/roc.png",
         "plots/confusion_matrix.png",
         "plots/mistakes.png",
+        "plots/robustness.png",
         "plots/roc.json",
         "models/export/model.tflite",
         "models/export/model.json",
+        "dvc.lock",
     ]:
         assert (project / path).exists(), path
 
@@ -109,7 +131,10 @@ def test_mlflow_run_holds_params_metrics_artifacts_and_registry_entry(project: P
         assert {"test_accuracy", "threshold", "val_loss", "tflite_accuracy"} <= set(run_data.metrics)
         assert len(client.get_metric_history(runs[0].info.run_id, "val_loss")) == 3  # one per epoch
         artifacts = {a.path for a in client.list_artifacts(runs[0].info.run_id)}
-        assert {"keras_model", "plots", "tflite"} <= artifacts
+        assert {"training", "plots", "tflite"} <= artifacts
+        files = {a.path for a in client.list_artifacts(runs[0].info.run_id, "training")}
+        assert "training/model.weights.h5" in files
+        assert any(key.startswith("robust_blur_1.0_") for key in run_data.metrics)
         versions = client.search_model_versions("name='imageauth-detector'")
         assert [v.run_id for v in versions] == [runs[0].info.run_id]
 
@@ -194,28 +219,68 @@ def test_exported_model_needs_no_flex_ops_and_runs_in_litert(project: Path, caps
     assert detector.predict(test_images).shape == (8,)
 
 
+def test_card_holds_the_band_the_scope_and_the_lineage(project: Path):
+    card = json.loads((project / "models/export/model.json").read_text())
+    evaluation = json.loads((project / "metrics/evaluate.json").read_text())
+    robust = json.loads((project / "metrics/robustness.json").read_text())
+    train_info = json.loads((project / "models/train.json").read_text())
+    band = card["unsure_band"]
+    assert band["low"] <= card["threshold"] <= band["high"]
+    assert (band["low"], band["high"]) == (evaluation["unsure_band"]["low"], evaluation["unsure_band"]["high"])
+    assert band["val_accuracy_outside"] >= 0.99 or band["val_share_inside"] == 1.0
+    # The scope rule: wider than twice the input only with <= 5 % of the "real photos" called fake.
+    share = robust["real_photos"]["share_called_fake"]
+    assert card["scope"]["max_short_side"] == (None if share <= 0.05 else 64)
+    assert set(robust["conditions"]) >= {"clean", "jpeg_q50", "blur_1.0", "resize_0.75", "thumbnail_256"}
+    lineage = card["lineage"]
+    assert lineage["mlflow_run_id"] == train_info["mlflow_run_id"] == card["mlflow_run_id"]
+    assert lineage["data"]["source"] == "data/demo" and lineage["data"]["prepared_md5"]
+    lock = (project / "dvc.lock").read_text()
+    assert lineage["weights_md5"] in lock and lineage["train_params"]["train"]["epochs"] == 3
+    assert len(lineage["git_commit"]) == 40 and len(lineage["dvc_lock_sha256"]) == 64
+    # The shipped file's hash is an output hash in the lock file.
+    import hashlib
+
+    digest = hashlib.md5((project / "models/export/model.tflite").read_bytes()).hexdigest()
+    assert digest in lock
+
+
 def test_second_repro_does_nothing(project: Path):
-    output = run(["dvc", "repro"], project)
+    output = run(["dvc", "repro", "export"], project)
     assert stages_run(output) == []
     assert "up to date" in output
 
 
 def test_train_param_change_reruns_train_evaluate_export_only(project: Path):
-    output = run(["dvc", "exp", "run", "-S", "train.epochs=2"], project)
+    output = run(["dvc", "exp", "run", "export", "-S", "train.epochs=2"], project)
     assert stages_run(output) == ["train", "evaluate", "export"]
     history = (project / "models/history.csv").read_text().strip().splitlines()
     assert len(history) == 1 + 2  # header + two epochs
     metrics = run(["dvc", "metrics", "show"], project)
     assert "metrics/evaluate.json" in metrics and "test.accuracy" in metrics
-
-
-def test_export_best_run_picks_the_best_validation_run(project: Path):
-    """`--run best` exports the MLflow run with the highest validation accuracy, not the latest one."""
-    with tracked_runs(project) as (_, runs):
-        assert len(runs) == 2  # the first repro and the `dvc exp run`
-    run([sys.executable, "-m", "training.export", "--run", "best"], project)
     card = json.loads((project / "models/export/model.json").read_text())
-    exported = next(r for r in runs if r.info.run_id == card["mlflow_run_id"])
-    # Ties are possible on 80 validation images: the exported run must be one of the best.
-    assert exported.data.metrics["best_val_accuracy"] == max(r.data.metrics["best_val_accuracy"] for r in runs)
-    assert card["threshold"] == pytest.approx(exported.data.metrics["threshold"])
+    assert card["params"]["train"]["epochs"] == card["lineage"]["train_params"]["train"]["epochs"] == 2
+
+
+def test_export_refuses_weights_trained_with_other_params(project: Path):
+    """Editing params.yaml without re-training must not ship a card that describes another recipe."""
+    import yaml
+
+    params_path = project / "params.yaml"
+    original = params_path.read_text()
+    params = yaml.safe_load(original)
+    params["train"]["learning_rate"] = 0.5
+    params_path.write_text(yaml.safe_dump(params))
+    try:
+        environment = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+        result = subprocess.run(
+            [sys.executable, "-m", "training.export"],
+            cwd=project,
+            env=environment,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode != 0 and "dvc repro" in result.stderr
+    finally:
+        params_path.write_text(original)
