@@ -8,35 +8,59 @@ checks both sides against it.
 
 The model input is RGB uint8 pixels, `size` x `size`, made as follows:
 
-1. Only JPEG, PNG, WebP, GIF, BMP and TIFF are opened; anything else is
-   `unsupported_media_type` (415). A file that starts with one of those
-   formats' signatures but cannot be opened is corrupt, not foreign:
-   `undecodable_image` (415).
-2. The pixel count from the header is checked *before* decoding, so a
-   decompression bomb costs a header read, not gigabytes (413).
-3. Large JPEGs are decoded with libjpeg's DCT scaling ("draft" mode) to no
-   less than 4x the target size: same picture, a fraction of the work.
-4. Multi-frame files (animated GIF/WebP, multi-page TIFF) use their first frame.
-5. EXIF orientation is applied; a corrupt EXIF block counts as "no rotation".
-6. Colour modes are mapped to RGB in one way: transparency is composited on
-   white, 16-bit and 32-bit greys are scaled from the 16-bit range, every
-   other mode goes through Pillow's own conversion.
-7. The largest centred square is cropped and resized to `size` x `size` with
-   Lanczos filtering (aspect ratio kept, no distortion). A square input of the
-   target size - all of CIFAKE - passes through untouched.
+1. Only JPEG (MPO included), PNG, WebP, GIF, BMP and TIFF are opened;
+   anything else is `unsupported_media_type` (415). A file that starts with
+   one of those formats' signatures but cannot be opened is corrupt, not
+   foreign: `undecodable_image` (415).
+2. Before decoding, the header is checked against the per-image bounds of
+   `imageauth.decode_limits`: the pixel count (413 `too_many_pixels`), the
+   memory the decode would hold (413 `decode_too_large`) and the work the file
+   asks for (422 `image_too_complex`: scan, chunk, marker, strip and frame
+   floods). A decompression bomb costs a header read, not gigabytes.
+3. Every JPEG flavour is decoded with libjpeg's DCT scaling ("draft" mode) to
+   no less than 4x the target size: same picture, a fraction of the work.
+4. Multi-frame files (animated GIF/WebP, multi-page TIFF, MPO) use their first frame.
+5. The largest centred square is taken, in bands of rows: each band is
+   converted to RGB and box-reduced (Pillow's `reduce`) to no less than 3x
+   the target size, so no full-size converted copy ever exists. Colour modes
+   are mapped to RGB in one way: transparency is composited on white, 16-bit
+   and 32-bit greys are scaled from the 16-bit range, every other mode goes
+   through Pillow's own conversion.
+6. EXIF orientation is applied to the reduced square (a corrupt EXIF block
+   counts as "no rotation"); the centred square of a rotated picture is the
+   rotated centred square.
+7. The square is resized to `size` x `size` with Lanczos filtering (aspect
+   ratio kept, no distortion). A square RGB input of the target size - all of
+   CIFAKE - passes through untouched.
 """
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, JpegImagePlugin
+
+from imageauth import decode_limits
+from imageauth.decode_limits import DEFAULT_MAX_DECODE_BYTES, CappedReader, TooComplex
 
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
 DEFAULT_MAX_PIXELS = 50_000_000
 DRAFT_FACTOR = 4
+# Box reduction stops at this multiple of the target size; Lanczos does the rest (Pillow's `reducing_gap`).
+REDUCING_GAP = 3
+# Rows converted at a time: a band of a 50-megapixel square is a few megabytes.
+BAND_PIXELS = 1 << 20
+EXIF_ORIENTATION = 0x0112
+TRANSPOSE_FOR_ORIENTATION = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 # Leading bytes of the allowed formats (WebP is checked apart: RIFF....WEBP).
 SIGNATURES = (
     b"\xff\xd8\xff",  # JPEG
@@ -91,40 +115,96 @@ def load_image(
     size: int,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     max_bytes: int | None = None,
+    max_decode_bytes: int = DEFAULT_MAX_DECODE_BYTES,
 ) -> DecodedImage:
     """Decode image bytes into the model's input; raise `ImageError` for anything unusable."""
+    return open_image(data, size, max_pixels, max_bytes, max_decode_bytes).decode()
+
+
+@dataclass
+class OpenedImage:
+    """A file whose header passed every check, not yet decoded; `cost` is what decoding will hold."""
+
+    image: Image.Image
+    size: int
+    header_size: tuple[int, int]
+    cost: int
+
+    def close(self) -> None:
+        """Release the file without decoding it (a caller that will not decode)."""
+        self.image.close()
+
+    def decode(self) -> DecodedImage:
+        """The model input; decoding happens here, within the bounds checked by `open_image`."""
+        image = self.image
+        try:
+            image.load()
+            orientation = _orientation(image)
+            square = reduce_center_square(image, self.size)
+            method = TRANSPOSE_FOR_ORIENTATION.get(orientation)
+            if method is not None:
+                square = square.transpose(method)
+            if square.size != (self.size, self.size):
+                square = square.resize((self.size, self.size), Image.Resampling.LANCZOS)
+            pixels = np.asarray(square, dtype=np.uint8).copy()
+        except (ImageError, TooComplex) as error:
+            raise _as_image_error(error) from None
+        except Exception as error:  # noqa: BLE001 - any decoder failure on untrusted bytes is bad input
+            raise ImageError(
+                "undecodable_image",
+                "The file looks like an image but could not be decoded (truncated or corrupt).",
+                415,
+            ) from error
+        finally:
+            image.close()
+        # An orientation of 5 to 8 swaps the axes; draft scaling never does.
+        width, height = self.header_size if orientation not in (5, 6, 7, 8) else self.header_size[::-1]
+        return DecodedImage(pixels=pixels, width=width, height=height, format=image.format or "")
+
+
+def open_image(
+    data: bytes,
+    size: int,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_bytes: int | None = None,
+    max_decode_bytes: int = DEFAULT_MAX_DECODE_BYTES,
+) -> OpenedImage:
+    """Read the header and check every bound before decoding; raise `ImageError` if one fails."""
     if not data:
         raise empty_input()
     if max_bytes is not None and len(data) > max_bytes:
         raise too_many_bytes(len(data), max_bytes)
-    image = _open(data, max_pixels)
-    # Draft decoding and EXIF orientation both return other images: keep what
-    # the caller reports (format, full-resolution size) from the file itself.
-    image_format = image.format
-    header_size = image.size
     try:
-        if image_format == "JPEG":
+        image = _open(data, max_pixels)
+        header_size = image.size
+        decode_limits.check_structure(image, data)
+        if isinstance(image, JpegImagePlugin.JpegImageFile):  # MPO is a JpegImageFile too
             image.draft(None, (size * DRAFT_FACTOR, size * DRAFT_FACTOR))
-        image.load()
-        oriented = _apply_orientation(image)
-        rgb = to_rgb(oriented)
-        pixels = resize_center_square(rgb, size)
-    except ImageError:
-        raise
-    except Exception as error:  # noqa: BLE001 - any decoder failure on untrusted bytes is bad input
+        cost = decode_limits.decode_bytes(image, header_size, data)
+    except TooComplex as error:
+        raise _as_image_error(error) from None
+    if cost > max_decode_bytes:
+        image.close()
         raise ImageError(
-            "undecodable_image",
-            "The file looks like an image but could not be decoded (truncated or corrupt).",
-            415,
-        ) from error
-    # An orientation of 5 to 8 swaps the axes; draft scaling never does.
-    width, height = header_size if oriented.size == image.size else header_size[::-1]
-    return DecodedImage(pixels=pixels, width=width, height=height, format=image_format)
+            "decode_too_large",
+            f"Decoding this {header_size[0]}x{header_size[1]} image would need {cost // 2**20} MiB, "
+            f"more than the per-image limit of {max_decode_bytes // 2**20} MiB.",
+            413,
+        )
+    return OpenedImage(image=image, size=size, header_size=header_size, cost=cost)
+
+
+def _as_image_error(error: Exception) -> ImageError:
+    if isinstance(error, ImageError):
+        return error
+    return ImageError("image_too_complex", f"The file asks for too much decoding work: {error}.", 422)
 
 
 def _open(data: bytes, max_pixels: int) -> Image.Image:
     try:
-        image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
+        image = Image.open(CappedReader(data), formats=ALLOWED_FORMATS)
+    except TooComplex:
+        raise
     except Exception as error:  # noqa: BLE001 - unidentifiable or broken header
         if data.startswith(SIGNATURES) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP"):
             raise ImageError(
@@ -146,14 +226,21 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
             f"The image has {width}x{height} pixels, more than the limit of {max_pixels}.",
             413,
         )
+    if decode_limits.extreme_shape(width, height):
+        raise ImageError(
+            "extreme_aspect_ratio",
+            f"The image is {width}x{height}: its centre square, which the model sees, is under "
+            f"1/{decode_limits.MAX_ASPECT_RATIO} of it.",
+            422,
+        )
     return image
 
 
-def _apply_orientation(image: Image.Image) -> Image.Image:
+def _orientation(image: Image.Image) -> int:
     try:
-        return ImageOps.exif_transpose(image)
+        return int(image.getexif().get(EXIF_ORIENTATION, 1))
     except Exception:  # noqa: BLE001 - a corrupt EXIF block must not lose the picture
-        return image
+        return 1
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -173,15 +260,26 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def resize_center_square(image: Image.Image, size: int) -> np.ndarray:
-    """Crop the largest centred square and resize it to `size` x `size` (uint8 array)."""
+def reduce_center_square(image: Image.Image, size: int) -> Image.Image:
+    """The largest centred square in RGB, box-reduced to no less than `REDUCING_GAP` x `size`.
+
+    Bands of rows are cut, converted and reduced one at a time, so memory
+    beyond the decoded image is a band plus the small result. The square's
+    side is trimmed to a multiple of the reduction factor (at most factor - 1
+    pixels), so every output pixel averages a full block.
+    """
     width, height = image.size
-    side = min(width, height)
-    left = (width - side) // 2
-    top = (height - side) // 2
-    box = (left, top, left + side, top + side)
-    if side == size and (width, height) == (size, size):
-        square = image
-    else:
-        square = image.resize((size, size), Image.Resampling.LANCZOS, box=box, reducing_gap=3.0)
-    return np.asarray(square, dtype=np.uint8).copy()
+    factor = max(1, min(width, height) // (size * REDUCING_GAP))
+    side = min(width, height) // factor * factor
+    left, top = (width - side) // 2, (height - side) // 2
+    if factor == 1:
+        return to_rgb(image.crop((left, top, left + side, top + side)))
+    if image.mode == "RGB":
+        return image.reduce(factor, box=(left, top, left + side, top + side))
+    result = Image.new("RGB", (side // factor, side // factor))
+    band = max(1, BAND_PIXELS // (side * factor)) * factor
+    for y in range(0, side, band):
+        rows = min(band, side - y)
+        piece = to_rgb(image.crop((left, top + y, left + side, top + y + rows)))
+        result.paste(piece.reduce(factor), (0, y // factor))
+    return result

@@ -134,7 +134,8 @@ def test_bombs_are_rejected_before_any_pixel_is_allocated(tmp_path):
         bombs.append(tmp_path / name)
         bombs[-1].write_bytes(case_by_name(name).data)
     control = tmp_path / "control.png"
-    control.write_bytes(png_bomb(4000))  # 16 megapixels: under the limit, so really decoded
+    # 36 megapixels: under the limits, so really decoded (one byte a pixel, converted in bands).
+    control.write_bytes(png_bomb(6000))
 
     rejected = probe_memory(bombs)
     decoded = probe_memory([control])

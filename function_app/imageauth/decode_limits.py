@@ -1,0 +1,135 @@
+"""What a file may cost to decode, known from its header: the per-image memory and CPU bounds.
+
+`preprocess.load_image` opens a file through `CappedReader`, asks
+`check_structure` and `decode_bytes` about the opened header, and only then
+decodes. Everything here runs before a single pixel is decoded, so a refusal
+costs a header read. The limits and their error codes are listed in
+docs/reliability.md ("Budgets").
+
+- Memory: `decode_bytes` estimates what the decoder will hold for the image
+  (Pillow's pixel storage of the decoded size, libjpeg's whole-image
+  coefficient buffer for progressive and multi-scan JPEGs, libwebp's canvases),
+  and a file over the per-image limit is refused with 413 `decode_too_large`.
+- CPU: Pillow parses headers, chunks, markers and strips in Python, one read
+  per step; `CappedReader` stops a file that needs more than `MAX_PARSER_READS`
+  of them (chunk, marker, extension-block or strip floods), and
+  `check_structure` caps JPEG scans (each one is a pass over every block of
+  the image), tiles and frames. These answer 422 `image_too_complex`.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+from PIL import Image, JpegImagePlugin
+
+DEFAULT_MAX_DECODE_BYTES = 200 * 1024 * 1024
+# A real file needs a few thousand parser reads at most (a 20 MB PNG in 8 KiB
+# IDAT chunks: about 7700); 50 000 cost about 0.1 s of CPU.
+MAX_PARSER_READS = 50_000
+# libjpeg's standard progressive script has 10 scans (6 for greyscale); encoders
+# that optimise scans stay under 20. Each scan is one pass over the image.
+MAX_JPEG_SCANS = 64
+# Scans times 8x8 blocks: the entropy-decoding work of a JPEG. 64 scans of a
+# 12-megapixel 4:2:0 image are about 18 million; the cap keeps a decode under 2 s.
+MAX_JPEG_SCAN_BLOCKS = 120_000_000
+# Strips or tiles that Pillow decodes one by one in Python (uncompressed TIFF);
+# a 20 MB TIFF in libtiff's default 8 KiB strips has about 2600.
+MAX_TILES = 10_000
+MAX_FRAMES = 10_000
+# Bytes per pixel of Pillow's own storage; every other mode takes 4.
+PILLOW_BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
+# libwebp's animation decoder keeps two RGBA canvases, and Pillow copies one;
+# measured peaks are closer to four canvases.
+WEBP_CANVAS_COPIES = 4
+# Pillow keeps a pointer per row, and decoders such as PNG's hold two raw rows
+# of up to 8 bytes a pixel: for a 1 x 50 000 000 image the pointers alone are 400 MB.
+ROW_POINTER_BYTES = 8
+RAW_ROW_BYTES = 2 * 8
+# A picture more than this many times longer than wide (or the reverse), and
+# over ASPECT_CHECK_PIXELS, is refused: its centre square is under 1 % of it,
+# so almost all the decoding work would be thrown away.
+MAX_ASPECT_RATIO = 100
+ASPECT_CHECK_PIXELS = 1_000_000
+JPEG_COEFFICIENT_BYTES = 2 * 64  # one 8x8 block of 16-bit DCT coefficients
+
+
+class TooComplex(Exception):
+    """Raised by the capped reader; `preprocess` turns it into `image_too_complex`."""
+
+
+class CappedReader(io.BytesIO):
+    """In-memory file that refuses to serve more than `max_reads` reads to Pillow's parsers."""
+
+    def __init__(self, data: bytes, max_reads: int = MAX_PARSER_READS) -> None:
+        super().__init__(data)
+        self.reads_left = max_reads
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        self.reads_left -= 1
+        if self.reads_left < 0:
+            raise TooComplex("the file needs too many parser steps (chunk, marker or block flood)")
+        return super().read(size)
+
+
+def extreme_shape(width: int, height: int) -> bool:
+    """True for a large picture whose centre square is a sliver of it."""
+    return width * height > ASPECT_CHECK_PIXELS and max(width, height) > MAX_ASPECT_RATIO * min(width, height)
+
+
+def check_structure(image: Image.Image, data: bytes) -> None:
+    """Raise `TooComplex` when the file asks for more passes, tiles or frames than allowed."""
+    if len(getattr(image, "tile", ()) or ()) > MAX_TILES:
+        raise TooComplex(f"the file has {len(image.tile)} strips or tiles, more than {MAX_TILES}")
+    frames = getattr(image, "_n_frames", None)  # known at open for WebP and MPO, lazy elsewhere
+    if isinstance(frames, int) and frames > MAX_FRAMES:
+        raise TooComplex(f"the file has {frames} frames, more than {MAX_FRAMES}")
+    if isinstance(image, JpegImagePlugin.JpegImageFile):
+        # 0xFFDA starts a scan; entropy-coded data stuffs every 0xFF, so the count is exact
+        # up to scans of an embedded thumbnail, which only make it stricter.
+        scans = data.count(b"\xff\xda")
+        if scans > MAX_JPEG_SCANS:
+            raise TooComplex(f"the JPEG has {scans} scans, more than {MAX_JPEG_SCANS}")
+        if scans * jpeg_blocks(image, image.size) > MAX_JPEG_SCAN_BLOCKS:
+            raise TooComplex(
+                f"the JPEG's {scans} scans over its {image.size[0]}x{image.size[1]} pixels are too much work"
+            )
+
+
+def jpeg_blocks(image: JpegImagePlugin.JpegImageFile, size: tuple[int, int]) -> int:
+    """8x8 blocks over all components of a `size` frame, from the frame header's sampling factors."""
+    width, height = size
+    layers = image.layer or [("", 1, 1, 0)]
+    h_max = max(layer[1] for layer in layers) or 1
+    v_max = max(layer[2] for layer in layers) or 1
+    mcus = math.ceil(width / (8 * h_max)) * math.ceil(height / (8 * v_max))
+    return mcus * sum(layer[1] * layer[2] for layer in layers)
+
+
+def decode_bytes(image: Image.Image, header_size: tuple[int, int], data: bytes) -> int:
+    """Memory the decoder will hold for `image` (after draft scaling), in bytes."""
+    width, height = image.size
+    pixels = width * height * PILLOW_BYTES_PER_PIXEL.get(image.mode, 4)
+    pixels += height * ROW_POINTER_BYTES + width * RAW_ROW_BYTES
+    if image.format == "WEBP":
+        return pixels * WEBP_CANVAS_COPIES
+    if isinstance(image, JpegImagePlugin.JpegImageFile) and (
+        image.info.get("progressive") or data.count(b"\xff\xda") > 1
+    ):
+        # Progressive and multi-scan JPEGs keep every coefficient of the full-size
+        # image until the last scan, whatever the output scale.
+        return pixels + jpeg_blocks(image, header_size) * JPEG_COEFFICIENT_BYTES
+    return pixels
+
+
+def structure_limits() -> dict[str, int]:
+    """The fixed per-file caps, as `/api/model` reports them."""
+    return {
+        "max_parser_reads": MAX_PARSER_READS,
+        "max_jpeg_scans": MAX_JPEG_SCANS,
+        "max_jpeg_scan_blocks": MAX_JPEG_SCAN_BLOCKS,
+        "max_tiles": MAX_TILES,
+        "max_frames": MAX_FRAMES,
+        "max_aspect_ratio": MAX_ASPECT_RATIO,
+    }
