@@ -80,6 +80,19 @@ param maxPixels int = 50000000
 @minValue(0)
 param numThreads int = 0
 
+@description('Memory one image\'s decode may hold, in bytes (IMAGEAUTH_MAX_DECODE_BYTES); more is refused with 413 decode_too_large.')
+param maxDecodeBytes int = 209715200
+
+@description('Decode memory the requests of the worker may hold at once, in bytes (IMAGEAUTH_DECODE_BUDGET_BYTES); 0 means half the instance memory.')
+@minValue(0)
+param decodeBudgetBytes int = 0
+
+@description('Seconds a request waits for room in the decode budget before a 503 with Retry-After (IMAGEAUTH_ADMISSION_WAIT_S).')
+param admissionWaitSeconds string = '2'
+
+@description('Seconds to decode and score the files of one request before a 503 (IMAGEAUTH_REQUEST_DEADLINE_S).')
+param requestDeadlineSeconds string = '30'
+
 @description('Decision threshold override (IMAGEAUTH_THRESHOLD); empty keeps the model card\'s threshold.')
 param threshold string = ''
 
@@ -193,6 +206,11 @@ var limitSettings = {
   IMAGEAUTH_MAX_FILES: string(maxFiles)
   IMAGEAUTH_MAX_PIXELS: string(maxPixels)
   IMAGEAUTH_NUM_THREADS: string(numThreads > 0 ? numThreads : max(1, instanceMemoryMB / 2048))
+  // The decode budget of docs/reliability.md ("Budgets"): half the instance unless set.
+  IMAGEAUTH_MAX_DECODE_BYTES: string(maxDecodeBytes)
+  IMAGEAUTH_DECODE_BUDGET_BYTES: string(decodeBudgetBytes > 0 ? decodeBudgetBytes : instanceMemoryMB * 1048576 / 2)
+  IMAGEAUTH_ADMISSION_WAIT_S: admissionWaitSeconds
+  IMAGEAUTH_REQUEST_DEADLINE_S: requestDeadlineSeconds
 }
 // Optional overrides are set only when given, so that the code's own defaults apply otherwise.
 var thresholdSetting = empty(threshold) ? {} : {

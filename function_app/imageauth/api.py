@@ -11,15 +11,21 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
-from starlette.responses import JSONResponse
+from starlette.requests import ClientDisconnect
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Match
 from starlette.types import ASGIApp
 
+from imageauth.admission import Overloaded
 from imageauth.body_limit import BodyLimitMiddleware
 from imageauth.errors import FaultBarrier, RequestError, error_response, internal_error
 from imageauth.predict import default_settings, error_item, get_detector, get_policy, predict_bytes, sha256_hex
@@ -36,6 +42,8 @@ ERROR_RESPONSES: dict[int | str, dict] = {
         400: "Malformed request, no file, or an empty file.",
         413: "Too large: request body, file bytes, pixel count, or number of files.",
         415: "Unsupported content type, or a file that is not a decodable image.",
+        422: "A file that asks for too much decoding work, or whose shape is extreme.",
+        503: "Over the worker's decode budget (overloaded) or past the deadline; see Retry-After.",
         500: "Server fault (internal_error); never carries details.",
     }.items()
 }
@@ -53,6 +61,8 @@ PREDICT_BODY = {
     },
 }
 HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed"}
+# nginx's code for a request whose client went away; only access logs ever see it.
+CLIENT_CLOSED_REQUEST = 499
 
 router = APIRouter(prefix="/api")
 
@@ -92,6 +102,12 @@ def model_info(request: Request) -> JSONResponse:
     )
 
 
+# HEAD for probes and link checkers: the same routes without a body (the servers drop it), left
+# out of the OpenAPI document, which would otherwise list each operation twice.
+router.add_api_route("/health", health, methods=["HEAD"], include_in_schema=False)
+router.add_api_route("/model", model_info, methods=["HEAD"], include_in_schema=False)
+
+
 @router.post(
     "/predict",
     response_model=PredictResponse,
@@ -108,23 +124,33 @@ async def predict(request: Request) -> JSONResponse:
     settings = settings_of(request)
     detector = await run_in_threadpool(get_detector, settings)
     async with uploaded_files(request, settings) as files:
-        outcomes = [await _predict_upload(upload, settings) for upload in files]
+        # The deadline covers decoding and scoring, not the upload (the body timeouts cover that).
+        deadline = anyio.current_time() + settings.request_deadline_s
+        outcomes = [await _predict_upload(upload, settings, deadline) for upload in files]
     if len(outcomes) == 1 and outcomes[0][1] is not None:
         raise outcomes[0][1]
     return JSONResponse({"model_version": detector.version, "results": [item for item, _ in outcomes]})
 
 
-async def _predict_upload(upload: UploadFile, settings: Settings) -> tuple[dict, ImageError | None]:
+async def _predict_upload(upload: UploadFile, settings: Settings, deadline: float) -> tuple[dict, ImageError | None]:
     filename = filename_of(upload)
     if upload.size is not None and upload.size > settings.max_bytes:
         error = too_many_bytes(upload.size, settings.max_bytes)
         return error_item(filename, error), error
     data = await upload.read()
+    work = partial(predict_bytes, data, filename, settings, admission_wait_s=settings.admission_wait_s)
     try:
         # Decoding and inference are CPU work: off the event loop, so other requests keep flowing.
-        return await run_in_threadpool(predict_bytes, data, filename, settings), None
+        # Past the deadline the answer goes out; the thread finishes and frees its budget itself.
+        with anyio.fail_after(max(0.0, deadline - anyio.current_time())):
+            return await anyio.to_thread.run_sync(work, abandon_on_cancel=True), None
     except ImageError as error:
         return error_item(filename, error, sha256_hex(data)), error
+    except TimeoutError:
+        raise Overloaded(
+            "deadline_exceeded",
+            f"The images could not be decoded and scored within {settings.request_deadline_s:g} s; retry later.",
+        ) from None
 
 
 async def _on_known_error(request: Request, error: Exception) -> JSONResponse:
@@ -135,7 +161,34 @@ async def _on_known_error(request: Request, error: Exception) -> JSONResponse:
 async def _on_http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, HTTPException)
     code = HTTP_ERROR_CODES.get(error.status_code, "http_error")
-    return error_response(code, str(error.detail), error.status_code)
+    response = error_response(code, str(error.detail), error.status_code)
+    response.headers.update(error.headers or {})
+    if error.status_code == 405:
+        # Starlette names the first matching route's methods; HEAD lives on a route of its own.
+        response.headers["Allow"] = ", ".join(sorted(_methods_for(request)))
+    return response
+
+
+def _methods_for(request: Request) -> set[str]:
+    methods: set[str] = set()
+    for route in router.routes:  # this module's routes: the only ones under /api
+        match, _ = route.matches({**request.scope, "method": ""})
+        if match is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return methods
+
+
+async def _on_overloaded(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, Overloaded)
+    response = error_response(error.code, error.message, error.status)
+    response.headers["Retry-After"] = str(error.retry_after)
+    return response
+
+
+async def _on_disconnect(request: Request, error: Exception) -> Response:
+    # The client went away mid-upload: nothing to answer and nothing wrong with the server.
+    logger.info("client disconnected during %s %s", request.method, request.url.path)
+    return Response(status_code=CLIENT_CLOSED_REQUEST)
 
 
 async def _on_validation_error(request: Request, error: Exception) -> JSONResponse:
@@ -180,6 +233,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(ImageError, _on_known_error)
     app.add_exception_handler(RequestError, _on_known_error)
     app.add_exception_handler(HTTPException, _on_http_error)
+    app.add_exception_handler(Overloaded, _on_overloaded)
+    app.add_exception_handler(ClientDisconnect, _on_disconnect)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(Exception, _on_fault)
     app.include_router(router)

@@ -12,8 +12,9 @@ import threading
 from functools import lru_cache
 from pathlib import Path
 
+from imageauth.admission import admitted, worker_budget
 from imageauth.model import DEFAULT_MODEL_DIR, Detector
-from imageauth.preprocess import ImageError, load_image
+from imageauth.preprocess import ImageError, open_image
 from imageauth.provenance import examine
 from imageauth.settings import Settings
 from imageauth.verdict import Policy, decide, policy_for
@@ -53,12 +54,29 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def predict_bytes(data: bytes, filename: str | None = None, settings: Settings | None = None) -> dict:
-    """The verdict for one image; raises `ImageError` for anything that is not a usable image."""
+def predict_bytes(
+    data: bytes,
+    filename: str | None = None,
+    settings: Settings | None = None,
+    *,
+    admission_wait_s: float | None = None,
+) -> dict:
+    """The verdict for one image; raises `ImageError` for anything that is not a usable image.
+
+    The decode waits for room in the worker's decode budget (imageauth.admission):
+    at most `admission_wait_s` seconds, then `Overloaded`; None waits as long as it takes.
+    """
     settings = settings or default_settings()
     detector = get_detector(settings)
-    image = load_image(data, detector.image_size, max_pixels=settings.max_pixels, max_bytes=settings.max_bytes)
-    probability = float(detector.predict(image.pixels)[0])
+    opened = open_image(
+        data,
+        detector.image_size,
+        max_pixels=settings.max_pixels,
+        max_bytes=settings.max_bytes,
+        max_decode_bytes=settings.max_decode_bytes,
+    )
+    with admitted(opened, len(data), worker_budget(settings.budget_bytes()), admission_wait_s) as image:
+        probability = float(detector.predict(image.pixels)[0])
     threshold = detector.threshold
     # What the file says about itself, and what this service will claim from all of it (imageauth.verdict).
     facts = examine(data, settings.c2pa_trust_anchors)

@@ -5,19 +5,30 @@ under /api, same limits from the same `IMAGEAUTH_*` settings), served here by
 uvicorn on http://127.0.0.1:7071, the port `func start` uses. The page in
 `static_site/` is mounted at `/` when that folder exists, so the page and the
 API share one origin and need no CORS.
+
+Connections are bounded with uvicorn's own h11 protocol and settings: idle
+keep-alive connections close after `KEEP_ALIVE_S`, headers over
+`MAX_HEADER_BYTES` get a 400, and `TimedH11Protocol` adds the two timeouts
+uvicorn lacks: a connection must finish its request headers within
+`HEADER_TIMEOUT_S`, and a body that stops arriving for `BODY_IDLE_TIMEOUT_S`
+is cut (the app sees a client disconnect, logged once at info level).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
+import logging
 from pathlib import Path
 
+import h11
 import uvicorn
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import Match, Mount
 from starlette.types import Scope
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from imageauth.api import create_app
 from imageauth.memory import pin_mmap_threshold
@@ -25,6 +36,70 @@ from imageauth.settings import Settings
 
 # function_app/imageauth/serve.py -> the repository root, where the page lives.
 DEFAULT_STATIC_DIR = Path(__file__).resolve().parents[2] / "static_site"
+KEEP_ALIVE_S = 5
+HEADER_TIMEOUT_S = 10.0
+BODY_IDLE_TIMEOUT_S = 15.0
+MAX_HEADER_BYTES = 16 * 1024
+# Open connections beyond this get uvicorn's 503 at once instead of queueing.
+MAX_CONNECTIONS = 256
+
+
+class TimedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with a deadline for the request headers and an idle limit for the body.
+
+    The header deadline is not extended by data (a client dribbling one byte a
+    second still runs out); the body limit is, since a slow upload that keeps
+    moving is legitimate. Between requests, uvicorn's keep-alive timeout applies.
+    """
+
+    header_timeout_s = HEADER_TIMEOUT_S
+    body_idle_timeout_s = BODY_IDLE_TIMEOUT_S
+    _read_timer: asyncio.TimerHandle | None = None
+    _header_deadline_armed = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_header_deadline()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        state = self.conn.their_state
+        if state is h11.SEND_BODY:
+            self._header_deadline_armed = False
+            self._arm(self.body_idle_timeout_s)
+        elif state is h11.IDLE:
+            self._arm_header_deadline()  # a new request on a kept-alive connection
+        else:
+            self._disarm()
+
+    def on_response_complete(self) -> None:
+        self._disarm()  # from here on, uvicorn's keep-alive timeout applies
+        super().on_response_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm_header_deadline(self) -> None:
+        if not self._header_deadline_armed:
+            self._header_deadline_armed = True
+            self._arm(self.header_timeout_s)
+
+    def _arm(self, seconds: float) -> None:
+        if self._read_timer is not None:
+            self._read_timer.cancel()
+        self._read_timer = self.loop.call_later(seconds, self._on_read_timeout)
+
+    def _disarm(self) -> None:
+        self._header_deadline_armed = False
+        if self._read_timer is not None:
+            self._read_timer.cancel()
+            self._read_timer = None
+
+    def _on_read_timeout(self) -> None:
+        self._read_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
 
 
 class SiteMount(Mount):
@@ -35,6 +110,12 @@ class SiteMount(Mount):
         if path == "/api" or path.startswith("/api/"):
             return Match.NONE, {}
         return super().matches(scope)
+
+
+def timed_protocol(header_timeout_s: float, body_idle_timeout_s: float) -> type[TimedH11Protocol]:
+    """`TimedH11Protocol` with these timeouts (uvicorn creates one protocol object per connection)."""
+    attributes = {"header_timeout_s": header_timeout_s, "body_idle_timeout_s": body_idle_timeout_s}
+    return type("TimedH11Protocol", (TimedH11Protocol,), attributes)
 
 
 def build_app(model_dir: Path | None = None, static_dir: Path | None = DEFAULT_STATIC_DIR) -> FastAPI:
@@ -55,10 +136,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model-dir", type=Path, help="folder with model.tflite and model.json")
     parser.add_argument("--static-dir", type=Path, default=DEFAULT_STATIC_DIR, help="the web page to serve at /")
     parser.add_argument("--log-level", default="info")
+    parser.add_argument("--header-timeout", type=float, default=HEADER_TIMEOUT_S, help="seconds to send headers")
+    parser.add_argument("--body-timeout", type=float, default=BODY_IDLE_TIMEOUT_S, help="seconds a body may stall")
     args = parser.parse_args(argv)
+    # The app's own loggers (imageauth.*) at the same level as uvicorn's.
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s:     %(name)s: %(message)s")
     app = build_app(args.model_dir, args.static_dir)
     pin_mmap_threshold()
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        http=timed_protocol(args.header_timeout, args.body_timeout),
+        timeout_keep_alive=KEEP_ALIVE_S,
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        limit_concurrency=MAX_CONNECTIONS,
+    )
 
 
 if __name__ == "__main__":

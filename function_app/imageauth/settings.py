@@ -12,6 +12,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from imageauth import decode_limits
+from imageauth.admission import default_decode_budget
+from imageauth.decode_limits import DEFAULT_MAX_DECODE_BYTES
 from imageauth.preprocess import DEFAULT_MAX_PIXELS
 
 MEBIBYTE = 1024 * 1024
@@ -28,7 +31,18 @@ class Settings:
     # The whole request body: several images plus multipart overhead. It stays
     # under the Functions host's own 100 MB limit so that ours answers first.
     max_request_bytes: int = 64 * MEBIBYTE
-    num_threads: int | None = None  # LiteRT threads; None lets LiteRT choose
+    # LiteRT threads per process. None runs one: ai-edge-litert passes `num_threads or 1`,
+    # and one thread per worker process serves most images per second (docs/serving.md).
+    num_threads: int | None = None
+    # Memory one image's decode may hold (imageauth.decode_limits); more is 413 decode_too_large.
+    max_decode_bytes: int = DEFAULT_MAX_DECODE_BYTES
+    # Decode memory all requests of this process may hold at once (imageauth.admission);
+    # None: half the instance's memory, shared by the Functions worker processes.
+    decode_budget_bytes: int | None = None
+    # How long a request waits for room in that budget before it is answered 503.
+    admission_wait_s: float = 2.0
+    # Decoding and scoring all files of one request must end within this, or 503.
+    request_deadline_s: float = 30.0
     # The unsure band (imageauth.verdict); None keeps the model card's.
     unsure_low: float | None = None
     unsure_high: float | None = None
@@ -46,6 +60,7 @@ class Settings:
         max_request_bytes = _positive_int("IMAGEAUTH_MAX_REQUEST_BYTES", max(defaults.max_request_bytes, request_floor))
         if max_request_bytes < max_bytes:
             raise ValueError("IMAGEAUTH_MAX_REQUEST_BYTES must be at least IMAGEAUTH_MAX_BYTES")
+        max_decode_bytes = _positive_int("IMAGEAUTH_MAX_DECODE_BYTES", defaults.max_decode_bytes)
         return cls(
             model_dir=Path(model_dir) if model_dir else None,
             max_bytes=max_bytes,
@@ -56,16 +71,33 @@ class Settings:
             unsure_low=_optional_probability("IMAGEAUTH_UNSURE_LOW"),
             unsure_high=_optional_probability("IMAGEAUTH_UNSURE_HIGH"),
             c2pa_trust_anchors=_optional_file("IMAGEAUTH_C2PA_TRUST_ANCHORS"),
+            max_decode_bytes=max_decode_bytes,
+            decode_budget_bytes=_positive_int(
+                "IMAGEAUTH_DECODE_BUDGET_BYTES", default_decode_budget(max_decode_bytes + max_bytes)
+            ),
+            admission_wait_s=_positive_float("IMAGEAUTH_ADMISSION_WAIT_S", defaults.admission_wait_s),
+            request_deadline_s=_positive_float("IMAGEAUTH_REQUEST_DEADLINE_S", defaults.request_deadline_s),
         )
 
-    def limits(self) -> dict[str, int]:
+    def limits(self) -> dict[str, int | float]:
         """The limits a client needs to know, as `/api/model` reports them."""
         return {
             "max_bytes": self.max_bytes,
             "max_files": self.max_files,
             "max_pixels": self.max_pixels,
             "max_request_bytes": self.max_request_bytes,
+            "max_decode_bytes": self.max_decode_bytes,
+            "decode_budget_bytes": self.budget_bytes(),
+            "admission_wait_s": self.admission_wait_s,
+            "request_deadline_s": self.request_deadline_s,
+            **decode_limits.structure_limits(),
         }
+
+    def budget_bytes(self) -> int:
+        """The worker's decode budget: the setting, or the default for this instance."""
+        if self.decode_budget_bytes is not None:
+            return self.decode_budget_bytes
+        return default_decode_budget(self.max_decode_bytes + self.max_bytes)
 
 
 def _positive_int(name: str, default: int) -> int:
@@ -83,6 +115,19 @@ def _optional_positive_int(name: str) -> int | None:
         raise ValueError(f"{name} must be a positive integer, got {raw!r}") from None
     if value <= 0:
         raise ValueError(f"{name} must be a positive integer, got {raw!r}")
+    return value
+
+
+def _positive_float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a positive number of seconds, got {raw!r}") from None
+    if not value > 0:
+        raise ValueError(f"{name} must be a positive number of seconds, got {raw!r}")
     return value
 
 

@@ -1,0 +1,194 @@
+"""Connections, client aborts, HEAD/405, and the worker's decode budget (issue 15, items 3 to 6).
+
+The connection tests run `python -m imageauth.serve` with short timeouts and
+talk to it over raw sockets, the way a slow or vanishing client does; the
+admission tests call the app in-process, holding the budget themselves.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from loopback import free_port, stop, wait_for_port
+from serving_helpers import REPO_ROOT, START_TIMEOUT_S
+
+from imageauth.admission import DecodeBudget, Overloaded, worker_budget
+from imageauth.api import create_app
+from imageauth.settings import Settings
+
+TIMEOUT_S = 1.0
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int, Path]]:
+    """The local server at log level info with 1-second header and body timeouts; yields (base, port, log)."""
+    log_path = tmp_path_factory.mktemp("serve") / "serve.log"
+    port = free_port()
+    command = [
+        sys.executable, "-m", "imageauth.serve", "--port", str(port), "--log-level", "info",
+        "--header-timeout", str(TIMEOUT_S), "--body-timeout", str(TIMEOUT_S),
+    ]  # fmt: skip
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_for_port(port, process, START_TIMEOUT_S)
+            yield f"http://127.0.0.1:{port}", port, log_path
+        finally:
+            stop(process)
+
+
+def closed_by_server(sock: socket.socket, within_s: float) -> float | None:
+    """Seconds until the server closed `sock` (reading EOF), or None if it stayed open."""
+    start = time.monotonic()
+    sock.settimeout(0.2)
+    while time.monotonic() - start < within_s:
+        try:
+            if sock.recv(4096) == b"":
+                return time.monotonic() - start
+        except TimeoutError:
+            continue
+        except OSError:
+            return time.monotonic() - start
+    return None
+
+
+def test_head_answers_on_health_and_model_without_a_body(server):
+    base, _, _ = server
+    for path in ("/api/health", "/api/model"):
+        response = httpx.head(base + path)
+        assert response.status_code == 200, path
+        assert response.content == b""
+    operations = httpx.get(base + "/api/openapi.json").json()["paths"]["/api/health"]
+    assert set(operations) == {"get"}  # HEAD is served but not listed twice
+
+
+def test_405_answers_carry_allow(server):
+    base, _, _ = server
+    response = httpx.post(base + "/api/health")
+    assert response.status_code == 405
+    assert {method.strip() for method in response.headers["allow"].split(",")} == {"GET", "HEAD"}
+    assert response.json()["error"]["code"] == "method_not_allowed"
+    assert httpx.get(base + "/api/predict").headers["allow"] == "POST"
+
+
+def test_model_reports_the_budgets(server):
+    base, _, _ = server
+    limits = httpx.get(base + "/api/model").json()["limits"]
+    for key in ("max_decode_bytes", "decode_budget_bytes", "admission_wait_s", "request_deadline_s", "max_jpeg_scans"):
+        assert limits[key] > 0, key
+    assert limits["decode_budget_bytes"] >= limits["max_decode_bytes"]
+
+
+def test_dribbled_headers_are_cut_at_the_header_deadline(server):
+    _, port, _ = server
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\n")
+        start = time.monotonic()
+        closed_after = None
+        # One header byte every 0.2 s keeps the connection busy but never finishes the headers.
+        while time.monotonic() - start < 5 * TIMEOUT_S and closed_after is None:
+            try:
+                sock.sendall(b"X")
+            except OSError:
+                closed_after = time.monotonic() - start
+                break
+            closed_after = closed_by_server(sock, 0.2)
+            if closed_after is not None:
+                closed_after = time.monotonic() - start
+    assert closed_after is not None and closed_after < 3 * TIMEOUT_S
+
+
+def test_a_stalled_body_is_cut_and_logged_once_at_info(server):
+    base, port, log_path = server
+    before = log_path.read_text(errors="replace")
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(
+            b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 100000\r\n\r\n"
+            + b"\x89PNG\r\n\x1a\n" * 10
+        )
+        assert closed_by_server(sock, 5 * TIMEOUT_S) is not None
+    assert httpx.get(base + "/api/health").status_code == 200  # the server is fine
+    new = wait_for_log(log_path, len(before), "client disconnected")
+    assert new.count("client disconnected") == 1
+    assert "ERROR" not in new and "Traceback" not in new
+
+
+def test_an_aborted_upload_is_logged_once_at_info_without_a_traceback(server):
+    base, port, log_path = server
+    before = log_path.read_text(errors="replace")
+    boundary = b"xyz"
+    head = (
+        b"--xyz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\r\n"
+        b"Content-Type: image/jpeg\r\n\r\n" + b"\xff\xd8\xff" + b"\0" * 5000
+    )
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(
+            b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary="
+            + boundary
+            + b"\r\nContent-Length: 1000000\r\n\r\n"
+            + head
+        )
+        time.sleep(0.3)
+    new = wait_for_log(log_path, len(before), "client disconnected")
+    assert new.count("client disconnected") == 1
+    assert "ERROR" not in new and "Traceback" not in new and " 500" not in new
+    assert httpx.get(base + "/api/health").status_code == 200
+
+
+def wait_for_log(log_path: Path, offset: int, needle: str, timeout_s: float = 10.0) -> str:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        text = log_path.read_text(errors="replace")[offset:]
+        if needle in text:
+            time.sleep(0.3)  # anything logged right after the line
+            return log_path.read_text(errors="replace")[offset:]
+        time.sleep(0.1)
+    return log_path.read_text(errors="replace")[offset:]
+
+
+# --- admission and deadline, in-process ----------------------------------------------------------
+
+
+def test_over_budget_a_request_waits_briefly_then_gets_503_with_retry_after(images):
+    settings = replace(Settings(), decode_budget_bytes=123_456_789, admission_wait_s=0.2)
+    budget = worker_budget(settings.budget_bytes())
+    with TestClient(create_app(settings)) as client, budget.reserve(budget.capacity, None):
+        start = time.monotonic()
+        response = client.post("/api/predict", files={"file": ("a.jpg", images["photo.jpg"])})
+        waited = time.monotonic() - start
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "overloaded"
+    assert response.headers["retry-after"] == "1"
+    assert waited >= 0.2
+    with TestClient(create_app(settings)) as client:  # room again: served
+        assert client.post("/api/predict", files={"file": ("a.jpg", images["photo.jpg"])}).status_code == 200
+
+
+def test_past_the_deadline_a_request_gets_503_deadline_exceeded(images):
+    settings = replace(Settings(), decode_budget_bytes=123_456_790, admission_wait_s=5.0, request_deadline_s=0.2)
+    budget = worker_budget(settings.budget_bytes())
+    with TestClient(create_app(settings)) as client, budget.reserve(budget.capacity, None):
+        response = client.post("/api/predict", files={"file": ("a.jpg", images["photo.jpg"])})
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "deadline_exceeded"
+    assert response.headers["retry-after"] == "1"
+
+
+def test_the_budget_admits_up_to_its_capacity_and_the_largest_decode_alone():
+    budget = DecodeBudget(100)
+    with budget.reserve(60, 0), budget.reserve(40, 0):
+        with pytest.raises(Overloaded), budget.reserve(1, 0.05):
+            pass
+    assert budget.in_use == 0
+    with budget.reserve(10**9, 0):  # larger than the budget: clamped, runs alone
+        assert budget.in_use == 100
+    assert budget.in_use == 0
