@@ -13,15 +13,24 @@ import hashlib
 import re
 from datetime import UTC, datetime
 
-from imageauth.predict import default_settings, get_detector, predict_or_error
+from imageauth.predict import default_settings, error_item, get_detector, predict_or_error, sha256_hex
+from imageauth.preprocess import ImageError
 from imageauth.settings import Settings
 
 IMAGES_CONTAINER = "images"
 RESULTS_CONTAINER = "results"
 RESULT_SUFFIX = ".json"
-# Azure caps blob names at 1024 characters; room is kept for the suffixes.
-MAX_RESULT_STEM = 960
+# Azure's blob-name limits: 1024 characters, counted as .NET (the service) and
+# JavaScript (Azurite) count string length, in UTF-16 code units (an emoji is
+# two), and at most 254 path segments.
+MAX_BLOB_NAME_UNITS = 1024
+MAX_BLOB_SEGMENTS = 254
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+# Rewritten result names, and only they, end in `~` + this many hex digits of
+# the image name's SHA-256 (128 bits), before `.json`.
+DIGEST_CHARS = 32
+REWRITTEN = re.compile(rf"~[0-9a-f]{{{DIGEST_CHARS}}}$")
+TOO_LONG_STEM = "too-long"
 
 
 def image_name(trigger_path: str) -> str:
@@ -31,21 +40,41 @@ def image_name(trigger_path: str) -> str:
 
 
 def result_blob_name(name: str) -> str:
-    """Where the result of image `name` goes inside the `results` container.
+    """Where the result of image `name` goes inside the `results` container; never the same for two names.
 
     Usually `{name}.json`. Storage clients resolve `.` and `..` segments in a
     URL, so a name such as `../x.jpg` would otherwise write outside the
     container; such segments (and empty ones, trailing dots, backslashes and
-    control characters) are neutralised, and a short hash of the original name
-    keeps two rewritten names from colliding.
+    control characters) are neutralised, and the name is rewritten to
+    `{neutralised}~{digest}.json`, the digest being 32 hex digits of the
+    original name's SHA-256. A name that itself ends in `~` and 32 hex digits
+    is rewritten too, so no image name can produce a rewritten result name
+    verbatim. A result name over Azure's limits becomes `too-long~{digest}.json`
+    (`result_name_too_long` tells the caller to write an error there).
     """
+    return _result_name(name)[0]
+
+
+def result_name_too_long(name: str) -> bool:
+    """True when no result name derived from `name` fits Azure's limits (the result goes to `too-long~…`)."""
+    return _result_name(name)[1]
+
+
+def _result_name(name: str) -> tuple[str, bool]:
     segments = CONTROL_CHARACTERS.sub("_", name).replace("\\", "/").split("/")
-    safe = [_safe_segment(segment) for segment in segments if segment not in ("", ".")]
-    stem = "/".join(safe)
-    if stem == name and len(stem) <= MAX_RESULT_STEM:
-        return stem + RESULT_SUFFIX
-    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:12]
-    return f"{stem[:MAX_RESULT_STEM]}~{digest}{RESULT_SUFFIX}"
+    stem = "/".join(_safe_segment(segment) for segment in segments if segment not in ("", "."))
+    if stem == name and not REWRITTEN.search(name) and _fits(name + RESULT_SUFFIX):
+        return name + RESULT_SUFFIX, False
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:DIGEST_CHARS]
+    rewritten = f"{stem}~{digest}{RESULT_SUFFIX}"
+    if _fits(rewritten):
+        return rewritten, False
+    return f"{TOO_LONG_STEM}~{digest}{RESULT_SUFFIX}", True
+
+
+def _fits(blob_name: str) -> bool:
+    units = len(blob_name.encode("utf-16-le", "surrogatepass")) // 2
+    return units <= MAX_BLOB_NAME_UNITS and blob_name.count("/") < MAX_BLOB_SEGMENTS
 
 
 def _safe_segment(segment: str) -> str:
@@ -65,6 +94,12 @@ def process_blob(
     to know that the blob is over the limit.
     """
     settings = settings or default_settings()
-    item = predict_or_error(data, name, settings)
+    if result_name_too_long(name):
+        # No name derived from this one fits Azure's limits: the result goes to a hashed
+        # name and says why, instead of failing (and being retried) forever.
+        error = ImageError("name_too_long", "The blob name is too long for a result name; see docs/api.md.", 422)
+        item = error_item(name, error, sha256_hex(data))
+    else:
+        item = predict_or_error(data, name, settings)
     processed_at = (now or datetime.now(UTC)).isoformat(timespec="seconds")
     return {**item, "model_version": get_detector(settings).version, "processed_at": processed_at}
