@@ -81,6 +81,16 @@ class Limits(BaseModel):
     max_files: int = Field(description="Most files in one request.")
     max_pixels: int = Field(description="Largest image, in pixels (width x height), checked before decoding.")
     max_request_bytes: int = Field(description="Largest request body, in bytes.")
+    max_decode_bytes: int = Field(description="Memory one image's decode may hold; more is 413 decode_too_large.")
+    decode_budget_bytes: int = Field(description="Decode memory all requests of one worker may hold at once.")
+    admission_wait_s: float = Field(description="Wait for room in that budget before 503 overloaded.")
+    request_deadline_s: float = Field(description="Decoding and scoring one request's files, before 503.")
+    max_parser_reads: int = Field(description="Parser steps (chunks, markers, blocks) one file may need.")
+    max_jpeg_scans: int = Field(description="Scans of one JPEG.")
+    max_jpeg_scan_blocks: int = Field(description="Scans times 8x8 blocks of one JPEG.")
+    max_tiles: int = Field(description="Strips or tiles decoded one by one.")
+    max_frames: int = Field(description="Frames of one file.")
+    max_aspect_ratio: int = Field(description="Long side over short side, for images over a megapixel.")
 
 
 class UnsureBand(BaseModel):
