@@ -1,0 +1,105 @@
+"""The amplification corpus against a real server, its memory and CPU read from /proc (issue 15).
+
+Each file goes to a fresh-enough `python -m imageauth.serve` over HTTP, one at
+a time. Before each request the server's peak-RSS counter is reset
+(`/proc/PID/clear_refs`, value 5), so `VmHWM` afterwards is the peak during
+that request; its CPU time is `utime + stime` from `/proc/PID/stat`. Process
+CPU time, not wall time, because the test machine may be busy with other work.
+
+Then the heaviest accepted files are sent in parallel to a server with a small
+worker budget: they wait for each other instead of adding up, and none gets a 5xx.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from amplification import amplification_inputs, case_named
+from reliability_helpers import Server, start_server, stop
+
+from imageauth.decode_limits import DEFAULT_MAX_DECODE_BYTES
+
+pytestmark = pytest.mark.timeout(600)
+
+MEBIBYTE = 1024 * 1024
+MAX_GROWTH_MIB = 300
+MAX_CPU_S = 2.0
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# Two of the largest decodes at once, and their uploads.
+PARALLEL_BUDGET = 2 * DEFAULT_MAX_DECODE_BYTES + 2 * 20 * MEBIBYTE
+HEAVY = [
+    "png_blank_rgba_7000",
+    "png_rgb_50000x1000",
+    "webp_animated_3500",
+    "png_blank_rgba_7000",
+    "png_blank_grey16_7000",
+]
+
+
+def reset_peak(server: Server) -> None:
+    Path(f"/proc/{server.process.pid}/clear_refs").write_text("5")
+
+
+def cpu_seconds(server: Server) -> float:
+    fields = Path(f"/proc/{server.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    server = start_server({"IMAGEAUTH_DECODE_BUDGET_BYTES": str(PARALLEL_BUDGET), "IMAGEAUTH_ADMISSION_WAIT_S": "60"})
+    try:
+        yield server
+    finally:
+        stop(server.process)
+
+
+def post(client: httpx.Client, server: Server, name: str) -> httpx.Response:
+    case = case_named(name)
+    return client.post(f"{server.base_url}/api/predict", files={"file": (case.filename, case.data)})
+
+
+@pytest.mark.parametrize("name", [case.name for case in amplification_inputs()])
+def test_each_file_gets_its_documented_status_within_the_budgets(server, name):
+    case = case_named(name)
+    with httpx.Client(timeout=60) as client:
+        post(client, server, "png_100x10000")  # warm: the first request pays for imports
+        before_kib = server.memory_kib("VmRSS")
+        reset_peak(server)
+        cpu_before = cpu_seconds(server)
+        response = post(client, server, name)
+        cpu = cpu_seconds(server) - cpu_before
+        growth_mib = (server.memory_kib("VmHWM") - before_kib) / 1024
+    assert response.status_code == case.status, response.text
+    if case.code is None:
+        assert response.json()["results"][0]["label"] in ("real", "fake")
+    else:
+        assert response.json()["error"]["code"] == case.code
+    assert cpu <= MAX_CPU_S, f"{name}: {cpu:.2f} s of CPU"
+    assert growth_mib <= MAX_GROWTH_MIB, f"{name}: peak RSS grew {growth_mib:.0f} MiB"
+
+
+def test_heavy_files_in_parallel_stay_under_the_worker_budget(server):
+    with httpx.Client(timeout=120) as client:
+        post(client, server, "png_100x10000")
+        baseline_kib = server.memory_kib("VmRSS")
+        reset_peak(server)
+        statuses: list[int] = []
+
+        def send(name: str) -> None:
+            statuses.append(post(client, server, name).status_code)
+
+        threads = [threading.Thread(target=send, args=(name,)) for name in HEAVY]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        growth = (server.memory_kib("VmHWM") - baseline_kib) * 1024
+    assert statuses == [200] * len(HEAVY)  # they waited for each other: no 503, no 5xx
+    # Each file is counted with its upload; the rest is uploads waiting in line and allocator slack.
+    assert growth <= PARALLEL_BUDGET + 64 * MEBIBYTE, f"peak grew {growth / MEBIBYTE:.0f} MiB"
