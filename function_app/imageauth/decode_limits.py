@@ -86,9 +86,7 @@ def check_structure(image: Image.Image, data: bytes) -> None:
     if isinstance(frames, int) and frames > MAX_FRAMES:
         raise TooComplex(f"the file has {frames} frames, more than {MAX_FRAMES}")
     if isinstance(image, JpegImagePlugin.JpegImageFile):
-        # 0xFFDA starts a scan; entropy-coded data stuffs every 0xFF, so the count is exact
-        # up to scans of an embedded thumbnail, which only make it stricter.
-        scans = data.count(b"\xff\xda")
+        scans = jpeg_scans(image, data)
         if scans > MAX_JPEG_SCANS:
             raise TooComplex(f"the JPEG has {scans} scans, more than {MAX_JPEG_SCANS}")
         if scans * jpeg_blocks(image, image.size) > MAX_JPEG_SCAN_BLOCKS:
@@ -107,6 +105,24 @@ def jpeg_blocks(image: JpegImagePlugin.JpegImageFile, size: tuple[int, int]) -> 
     return mcus * sum(layer[1] * layer[2] for layer in layers)
 
 
+def jpeg_scans(image: JpegImagePlugin.JpegImageFile, data: bytes) -> int:
+    """How many scans libjpeg will decode: 1 for a baseline JPEG whose first scan holds every component.
+
+    libjpeg refuses a second scan after such a scan, so only progressive and
+    non-interleaved files are counted, with one pass over the bytes: 0xFFDA
+    starts a scan, and entropy-coded data stuffs every 0xFF, so the count is
+    exact up to the scans of an embedded thumbnail, which only make it stricter.
+    """
+    # Pillow stops reading the header right after the first scan's header (its start of scan
+    # is the last 0xFFDA before that point, not one in an embedded thumbnail).
+    end = image.fp.tell() if image.fp is not None else 0
+    first = data.rfind(b"\xff\xda", max(0, end - 64), end)
+    components_in_first_scan = data[first + 4] if 0 <= first < len(data) - 4 else 0
+    if not image.info.get("progressive") and components_in_first_scan == len(image.layer):
+        return 1
+    return data.count(b"\xff\xda")
+
+
 def decode_bytes(image: Image.Image, header_size: tuple[int, int], data: bytes) -> int:
     """Memory the decoder will hold for `image` (after draft scaling), in bytes."""
     width, height = image.size
@@ -115,7 +131,7 @@ def decode_bytes(image: Image.Image, header_size: tuple[int, int], data: bytes) 
     if image.format == "WEBP":
         return pixels * WEBP_CANVAS_COPIES
     if isinstance(image, JpegImagePlugin.JpegImageFile) and (
-        image.info.get("progressive") or data.count(b"\xff\xda") > 1
+        image.info.get("progressive") or jpeg_scans(image, data) > 1
     ):
         # Progressive and multi-scan JPEGs keep every coefficient of the full-size
         # image until the last scan, whatever the output scale.
