@@ -51,3 +51,15 @@ def make_dataset(tmp_path: Path) -> Callable[..., Path]:
         return root
 
     return build
+
+
+@pytest.fixture(scope="session")
+def exported_model(tmp_path_factory) -> tuple[Path, Path]:
+    """A small model exported as the pipeline ships one: (its folder, the float weights it was made from)."""
+    from small_models import distinct_model, export_like_the_pipeline
+
+    root = tmp_path_factory.mktemp("exported")
+    model = distinct_model(seed=11)
+    model.save_weights(root / "original.weights.h5")
+    export_like_the_pipeline(model, root / "model", temperature=0.5)
+    return root / "model", root / "original.weights.h5"
