@@ -76,14 +76,14 @@ param maxFiles int = 16
 @description('Most pixels in one image, checked before decoding (IMAGEAUTH_MAX_PIXELS).')
 param maxPixels int = 50000000
 
-@description('LiteRT threads (IMAGEAUTH_NUM_THREADS); 0 means one per vCPU of the instance size.')
+@description('LiteRT threads per worker process (IMAGEAUTH_NUM_THREADS); 0 means 1, the instance\'s vCPUs being used by one worker process each (FUNCTIONS_WORKER_PROCESS_COUNT), which measured faster than threads (docs/serving.md).')
 @minValue(0)
 param numThreads int = 0
 
 @description('Memory one image\'s decode may hold, in bytes (IMAGEAUTH_MAX_DECODE_BYTES); more is refused with 413 decode_too_large.')
 param maxDecodeBytes int = 209715200
 
-@description('Decode memory the requests of the worker may hold at once, in bytes (IMAGEAUTH_DECODE_BUDGET_BYTES); 0 means half the instance memory.')
+@description('Decode memory the requests of one instance may hold at once, in bytes, shared by its worker processes (IMAGEAUTH_DECODE_BUDGET_BYTES); 0 means half the instance memory.')
 @minValue(0)
 param decodeBudgetBytes int = 0
 
@@ -205,8 +205,11 @@ var limitSettings = {
   IMAGEAUTH_MAX_REQUEST_BYTES: string(maxRequestBytes)
   IMAGEAUTH_MAX_FILES: string(maxFiles)
   IMAGEAUTH_MAX_PIXELS: string(maxPixels)
-  IMAGEAUTH_NUM_THREADS: string(numThreads > 0 ? numThreads : max(1, instanceMemoryMB / 2048))
-  // The decode budget of docs/reliability.md ("Budgets"): half the instance unless set.
+  IMAGEAUTH_NUM_THREADS: string(numThreads > 0 ? numThreads : 1)
+  // One Python worker process per vCPU (2048 MB: 1, 4096 MB: 2); each runs LiteRT on one thread.
+  FUNCTIONS_WORKER_PROCESS_COUNT: string(max(1, instanceMemoryMB / 2048))
+  // The decode budget of docs/reliability.md ("Budgets"): the instance's (half its memory unless set);
+  // the code divides it among the worker processes (FUNCTIONS_WORKER_PROCESS_COUNT).
   IMAGEAUTH_MAX_DECODE_BYTES: string(maxDecodeBytes)
   IMAGEAUTH_DECODE_BUDGET_BYTES: string(decodeBudgetBytes > 0 ? decodeBudgetBytes : instanceMemoryMB * 1048576 / 2)
   IMAGEAUTH_ADMISSION_WAIT_S: admissionWaitSeconds

@@ -10,10 +10,10 @@ no room waits up to `wait_s` seconds; the HTTP API then answers
 `wait_s=None` and wait as long as it takes (a blob must not fail for being
 second in line). One decode larger than the whole budget is admitted alone.
 
-The default budget is half of the instance's memory (the cgroup limit when
-there is one, else the machine's), divided among the Functions worker
-processes (`FUNCTIONS_WORKER_PROCESS_COUNT`); the rest is the runtime, the
-model and the uploads in flight.
+The budget (`IMAGEAUTH_DECODE_BUDGET_BYTES`) is the instance's, divided among
+its Functions worker processes (`FUNCTIONS_WORKER_PROCESS_COUNT`); unset, it
+is half of the instance's memory (the cgroup limit when there is one, else the
+machine's). The rest is the runtime, the model and the uploads in flight.
 """
 
 from __future__ import annotations
@@ -113,5 +113,13 @@ def instance_memory_bytes() -> int:
 
 def default_decode_budget(largest_decode: int) -> int:
     """Half the instance's memory per worker process, and never less than one largest decode."""
-    processes = max(1, int(os.environ.get("FUNCTIONS_WORKER_PROCESS_COUNT", "1") or 1))
-    return max(largest_decode, int(instance_memory_bytes() * BUDGET_SHARE) // processes)
+    return max(largest_decode, process_share(int(instance_memory_bytes() * BUDGET_SHARE)) or 0)
+
+
+def process_share(instance_bytes: int | None) -> int | None:
+    """This worker process's share of an instance-wide amount (`FUNCTIONS_WORKER_PROCESS_COUNT` processes)."""
+    if instance_bytes is None:
+        return None
+    raw = os.environ.get("FUNCTIONS_WORKER_PROCESS_COUNT", "").strip()
+    processes = int(raw) if raw.isdigit() and int(raw) > 0 else 1
+    return instance_bytes // processes

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imageauth import decode_limits
-from imageauth.admission import default_decode_budget
+from imageauth.admission import default_decode_budget, process_share
 from imageauth.decode_limits import DEFAULT_MAX_DECODE_BYTES
 from imageauth.preprocess import DEFAULT_MAX_PIXELS
 
@@ -36,8 +36,9 @@ class Settings:
     num_threads: int | None = None
     # Memory one image's decode may hold (imageauth.decode_limits); more is 413 decode_too_large.
     max_decode_bytes: int = DEFAULT_MAX_DECODE_BYTES
-    # Decode memory all requests of this process may hold at once (imageauth.admission);
-    # None: half the instance's memory, shared by the Functions worker processes.
+    # Decode memory all requests of this process may hold at once (imageauth.admission).
+    # IMAGEAUTH_DECODE_BUDGET_BYTES is the instance's, shared by its Functions worker
+    # processes; unset, it is half the instance's memory.
     decode_budget_bytes: int | None = None
     # How long a request waits for room in that budget before it is answered 503.
     admission_wait_s: float = 2.0
@@ -72,9 +73,8 @@ class Settings:
             unsure_high=_optional_probability("IMAGEAUTH_UNSURE_HIGH"),
             c2pa_trust_anchors=_optional_file("IMAGEAUTH_C2PA_TRUST_ANCHORS"),
             max_decode_bytes=max_decode_bytes,
-            decode_budget_bytes=_positive_int(
-                "IMAGEAUTH_DECODE_BUDGET_BYTES", default_decode_budget(max_decode_bytes + max_bytes)
-            ),
+            decode_budget_bytes=process_share(_optional_positive_int("IMAGEAUTH_DECODE_BUDGET_BYTES"))
+            or default_decode_budget(max_decode_bytes + max_bytes),
             admission_wait_s=_positive_float("IMAGEAUTH_ADMISSION_WAIT_S", defaults.admission_wait_s),
             request_deadline_s=_positive_float("IMAGEAUTH_REQUEST_DEADLINE_S", defaults.request_deadline_s),
         )

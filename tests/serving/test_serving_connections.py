@@ -192,3 +192,21 @@ def test_the_budget_admits_up_to_its_capacity_and_the_largest_decode_alone():
     with budget.reserve(10**9, 0):  # larger than the budget: clamped, runs alone
         assert budget.in_use == 100
     assert budget.in_use == 0
+
+
+def test_the_budget_setting_is_the_instances_shared_by_worker_processes(monkeypatch):
+    for name in ("IMAGEAUTH_DECODE_BUDGET_BYTES", "FUNCTIONS_WORKER_PROCESS_COUNT"):
+        monkeypatch.delenv(name, raising=False)
+    default = Settings.from_env()
+    assert default.budget_bytes() >= default.max_decode_bytes + default.max_bytes
+    monkeypatch.setenv("IMAGEAUTH_DECODE_BUDGET_BYTES", "1_000_000_000")
+    assert Settings.from_env().budget_bytes() == 1_000_000_000
+    monkeypatch.setenv("FUNCTIONS_WORKER_PROCESS_COUNT", "4")
+    assert Settings.from_env().budget_bytes() == 250_000_000
+    monkeypatch.setenv("IMAGEAUTH_ADMISSION_WAIT_S", "0.5")
+    monkeypatch.setenv("IMAGEAUTH_REQUEST_DEADLINE_S", "12")
+    settings = Settings.from_env()
+    assert (settings.admission_wait_s, settings.request_deadline_s) == (0.5, 12.0)
+    monkeypatch.setenv("IMAGEAUTH_REQUEST_DEADLINE_S", "-1")
+    with pytest.raises(ValueError, match="IMAGEAUTH_REQUEST_DEADLINE_S"):
+        Settings.from_env()
