@@ -4,10 +4,13 @@
 //   needs for its own containers (leases, keys, blob receipts) and Flex Consumption needs for the
 //   deployment container; Queue Data Contributor for the blob trigger's poison queue; Table Data
 //   Contributor for the host's diagnostic events.
-// - Trigger and results (IMAGEAUTH_STORAGE): Blob Data Reader on `images`, Blob Data Contributor
-//   on `results`. With one identity the account-wide owner role already covers both; they are
-//   stated here so the function's own needs stay explicit and keep working if the host storage
-//   moves to another account.
+// - Trigger and results (IMAGEAUTH_STORAGE): the code reads `images` and writes `results`, hence
+//   Blob Data Reader on `images` and Blob Data Contributor on `results`. The trigger itself needs
+//   more on its connection's account: Blob Data Owner and Queue Data Contributor (it writes failed
+//   blobs to a poison queue there), as the Functions blob-trigger documentation lists. Here the
+//   host storage is the same account, so the account-wide roles above cover that; if the images
+//   ever live in an account of their own, give the identity those two roles on that account too,
+//   or the trigger fails there even with the two container roles below.
 // - Monitoring Metrics Publisher on the Application Insights component, for keyless ingestion.
 param principalId string
 param storageAccountName string
