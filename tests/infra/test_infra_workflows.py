@@ -210,18 +210,34 @@ def test_training_proposes_the_model_in_a_pull_request():
     train = load(text)
     assert set(triggers(train)) <= {"workflow_dispatch", "schedule"}
     job = train["jobs"]["train"]
+    assert set(job["permissions"]) == {"contents", "pull-requests", "id-token"}
     sign_in = job["steps"][step_index(job, mentions("aws-actions/configure-aws-credentials@"))]
     assert sign_in["with"]["role-to-assume"] == "${{ vars.AWS_ROLE_ARN }}"
     fragments = [
-        "cp configs/cifake.yaml params.yaml",
+        "aws-actions/configure-aws-credentials@",
+        'aws s3 cp --only-show-errors "$CIFAKE_S3_URI" "$source"',
+        "dvc pull",
         "dvc repro",
-        "dvc push",
-        "dvc metrics diff",
+        "dvc push train",
+        "dvc metrics diff origin/main",
         "create-pull-request@",
     ]
     order = [step_index(job, mentions(fragment)) for fragment in fragments]
     assert -1 not in order and order == sorted(order), dict(zip(fragments, order, strict=True))
+    # params.yaml's recipe as committed: no config copied over it, no parameter rewritten or overridden.
+    assert "params.yaml" not in " ".join(step.get("run", "") for step in job["steps"]).replace("params.yaml's", "")
+    assert "configs/" not in text and "-S " not in text and "yaml.safe_dump" not in text
     pull_request = job["steps"][order[-1]]["with"]
-    assert pull_request["add-paths"] == "function_app/model"
+    assert set(pull_request["add-paths"].split()) == {
+        "dvc.lock",
+        "dvc-store",
+        "models",
+        "metrics",
+        "plots",
+        "function_app/model",
+    }
+    assert pull_request["body-path"] == "${{ runner.temp }}/summary.md"
+    summary = job["steps"][step_index(job, mentions("dvc metrics diff"))]["run"]
+    assert "$RUNNER_TEMP/summary.md" in summary and "GITHUB_STEP_SUMMARY" in summary
+    assert job["steps"][0]["with"]["fetch-depth"] == 0  # origin/main must be there to diff against
     assert "git push" not in text
-    assert "GITHUB_STEP_SUMMARY" in text
