@@ -103,3 +103,14 @@ def test_heavy_files_in_parallel_stay_under_the_worker_budget(server):
     assert statuses == [200] * len(HEAVY)  # they waited for each other: no 503, no 5xx
     # Each file is counted with its upload; the rest is uploads waiting in line and allocator slack.
     assert growth <= PARALLEL_BUDGET + 64 * MEBIBYTE, f"peak grew {growth / MEBIBYTE:.0f} MiB"
+
+
+def test_docs_budgets_table_agrees_with_the_corpus():
+    """docs/reliability.md ("Budgets") lists every amplification case with the answer the server gives."""
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "reliability.md").read_text(encoding="utf-8")
+    rows = {line.split("|")[1].strip(): line for line in docs.splitlines() if line.startswith("| `")}
+    for case in amplification_inputs():
+        key = f"`{case.name}`"
+        assert key in rows, f"{case.name} is missing from docs/reliability.md"
+        cells = [cell.strip() for cell in rows[key].split("|")[3:5]]
+        assert cells == [str(case.status), f"`{case.code}`" if case.code else "verdict"], (case.name, cells)
