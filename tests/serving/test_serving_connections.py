@@ -10,6 +10,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -23,6 +24,7 @@ from serving_helpers import REPO_ROOT, START_TIMEOUT_S
 
 from imageauth.admission import DecodeBudget, Overloaded, worker_budget
 from imageauth.api import create_app
+from imageauth.blob import process_blob
 from imageauth.settings import Settings
 
 TIMEOUT_S = 1.0
@@ -127,7 +129,7 @@ def test_an_aborted_upload_is_logged_once_at_info_without_a_traceback(server):
     before = log_path.read_text(errors="replace")
     boundary = b"xyz"
     head = (
-        b"--xyz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\r\n"
+        b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n'
         b"Content-Type: image/jpeg\r\n\r\n" + b"\xff\xd8\xff" + b"\0" * 5000
     )
     with socket.create_connection(("127.0.0.1", port)) as sock:
@@ -185,9 +187,8 @@ def test_past_the_deadline_a_request_gets_503_deadline_exceeded(images):
 
 def test_the_budget_admits_up_to_its_capacity_and_the_largest_decode_alone():
     budget = DecodeBudget(100)
-    with budget.reserve(60, 0), budget.reserve(40, 0):
-        with pytest.raises(Overloaded), budget.reserve(1, 0.05):
-            pass
+    with budget.reserve(60, 0), budget.reserve(40, 0), pytest.raises(Overloaded), budget.reserve(1, 0.05):
+        pass
     assert budget.in_use == 0
     with budget.reserve(10**9, 0):  # larger than the budget: clamped, runs alone
         assert budget.in_use == 100
@@ -210,3 +211,16 @@ def test_the_budget_setting_is_the_instances_shared_by_worker_processes(monkeypa
     monkeypatch.setenv("IMAGEAUTH_REQUEST_DEADLINE_S", "-1")
     with pytest.raises(ValueError, match="IMAGEAUTH_REQUEST_DEADLINE_S"):
         Settings.from_env()
+
+
+def test_the_blob_core_waits_for_room_instead_of_failing(images):
+    settings = replace(Settings(), decode_budget_bytes=123_456_791)
+    budget = worker_budget(settings.budget_bytes())
+    holder = budget.reserve(budget.capacity, None)
+    holder.__enter__()
+    threading.Timer(0.5, holder.__exit__, (None, None, None)).start()
+    start = time.monotonic()
+    result = process_blob(images["photo.jpg"], "waits.jpg", settings)
+    assert time.monotonic() - start >= 0.4  # it waited for the budget ...
+    assert result["label"] in ("real", "fake")  # ... and then got its verdict, not an error
+    assert budget.in_use == 0
