@@ -34,6 +34,10 @@ DOCUMENTED = {
     ("too_many_pixels", 413),
     ("unsupported_media_type", 415),
     ("undecodable_image", 415),
+    # The budgets of docs/reliability.md, section 7: a mutated size field or repeated bytes can trip them.
+    ("decode_too_large", 413),
+    ("image_too_complex", 422),
+    ("extreme_aspect_ratio", 422),
 }
 EXAMPLES = int(os.environ.get("IMAGEAUTH_FUZZ_EXAMPLES", "250"))
 FUZZ = settings(
