@@ -181,8 +181,10 @@ def open_image(
         if isinstance(image, JpegImagePlugin.JpegImageFile):  # MPO is a JpegImageFile too
             image.draft(None, (size * DRAFT_FACTOR, size * DRAFT_FACTOR))
         cost = decode_limits.decode_bytes(image, header_size, data)
-    except TooComplex as error:
+    except (ImageError, TooComplex) as error:
         raise _as_image_error(error) from None
+    except Exception as error:  # noqa: BLE001 - a header odd enough to break the checks is corrupt
+        raise ImageError("undecodable_image", "The file's header is corrupt.", 415) from error
     if cost > max_decode_bytes:
         image.close()
         raise ImageError(
