@@ -61,7 +61,8 @@ PREDICT_BODY = {
     },
 }
 HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed"}
-# nginx's code for a request whose client went away; only access logs ever see it.
+# nginx's code for a request whose client went away: never received, it only keeps the request out
+# of the 5xx counts.
 CLIENT_CLOSED_REQUEST = 499
 
 router = APIRouter(prefix="/api")
