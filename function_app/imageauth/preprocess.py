@@ -256,9 +256,12 @@ def to_rgb(image: Image.Image) -> Image.Image:
         grey = np.clip(grey, 0, 255) if mode == "F" else np.clip(grey, 0, 65535) / 257.0
         return Image.fromarray(np.round(grey).astype(np.uint8), "L").convert("RGB")
     if mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
+        rgba = image if mode == "RGBA" else image.convert("RGBA")
+        # Pasting through the alpha channel onto white gives alpha_composite's pixels exactly,
+        # with two images instead of four (each band is allocated anew).
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, (0, 0), rgba)
+        return background
     return image.convert("RGB")
 
 
