@@ -27,6 +27,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from imageauth.decode_limits import CappedReader
 from imageauth.generators import AI_SOURCE_TYPES, CAPTURE_SOURCE_TYPES, metadata_evidence
 from imageauth.preprocess import ALLOWED_FORMATS
 
@@ -63,7 +64,7 @@ def examine(data: bytes, trust_anchors: Path | None = None) -> FileFacts:
             evidence.append(entry)
     has_alpha = animated = False
     try:
-        with Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS) as image:
+        with Image.open(CappedReader(data), formats=ALLOWED_FORMATS) as image:
             has_alpha = image.mode in ALPHA_MODES or (image.mode == "P" and "transparency" in image.info)
             animated = bool(getattr(image, "is_animated", False))
             evidence.extend(metadata_evidence(image))
@@ -142,7 +143,7 @@ def read_credentials(data: bytes, manifest_bytes: int, trust_anchors: Path | Non
     except ImportError:
         return unreadable("the c2pa library is not installed on this server")
     try:
-        with Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS) as image:
+        with Image.open(CappedReader(data), formats=ALLOWED_FORMATS) as image:
             mime = MIME_TYPES.get(image.format or "")
         with c2pa.Reader(mime, io.BytesIO(data), context=_context(trust_anchors)) as reader:
             store = json.loads(reader.json())

@@ -12,8 +12,10 @@ import json
 import struct
 import subprocess
 import sys
+import time
 from dataclasses import replace
 
+import numpy as np
 import pytest
 from credentials import (
     A1111_PARAMETERS,
@@ -320,3 +322,43 @@ def test_examine_never_decodes_pixels(monkeypatch):
     for data in files:
         provenance.examine(data)
     assert decoded == []
+
+
+def _rechunk_first_frame(gif: bytes) -> bytes:
+    """The same GIF with its first frame's LZW data split into 1-byte sub-blocks (2 bytes on disk each).
+
+    Pillow's C decoder reads image data in bulk, but looking for the next frame
+    (`is_animated`) walks the sub-blocks one Python read at a time: a parser-step flood.
+    """
+    flags = gif[10]
+    position = 13 + (3 * 2 ** ((flags & 7) + 1) if flags & 0x80 else 0)
+    while gif[position] == 0x21:  # extensions before the first image: label, then sub-blocks
+        position += 2
+        while gif[position]:
+            position += gif[position] + 1
+        position += 1
+    assert gif[position] == 0x2C
+    local = gif[position + 9]
+    position += 10 + (3 * 2 ** ((local & 7) + 1) if local & 0x80 else 0)
+    start, data = position + 1, bytearray()
+    position = start
+    while gif[position]:
+        data += gif[position + 1 : position + 1 + gif[position]]
+        position += gif[position] + 1
+    rechunked = b"".join(b"\x01" + data[i : i + 1] for i in range(len(data)))
+    return gif[:start] + rechunked + gif[position:]
+
+
+def test_examine_is_bounded_on_a_sub_block_flood():
+    """Evidence reading opens the file through the same parser-step cap as `load_image`."""
+    rng = np.random.default_rng(3)
+    frames = [Image.fromarray(rng.integers(0, 256, (1200, 1200), dtype=np.uint8), "L") for _ in range(2)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:])
+    flood = _rechunk_first_frame(buffer.getvalue())
+    with Image.open(io.BytesIO(flood)) as reopened:  # still a valid two-frame GIF
+        assert reopened.n_frames == 2
+    started = time.process_time()
+    facts = provenance.examine(flood)
+    assert time.process_time() - started < 0.5
+    assert facts.evidence == [] and facts.animated is False  # not read, so not claimed
