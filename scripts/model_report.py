@@ -92,7 +92,7 @@ def render(card: dict) -> str:
             f"{percent(variant['ece'])} | {variant['size_bytes'] / 2**20:.1f} MiB | "
             f"{variant['latency_ms_per_image']:.2f} ms |"
         )
-    lines += robustness_lines(card)
+    lines += robustness_lines(card) + target_lines(card)
     return "\n".join(lines) + "\n"
 
 
@@ -152,6 +152,70 @@ def robustness_lines(card: dict) -> list[str]:
             if limit
             else "- **Scope**: no size limit."
         )
+    return lines
+
+
+# Issue 14's acceptance figures for the shipped model: (what, value from the card, target, met?).
+def target_lines(card: dict) -> list[str]:
+    robust = card.get("robustness", {}).get("conditions")
+    if not robust:
+        return []
+    shipped, photos = card["metrics"], card["robustness"].get("real_photos", {})
+    rows = [
+        ("dev-test accuracy, clean", shipped["accuracy"], ">= 97 %", shipped["accuracy"] >= 0.97),
+        *(
+            (f"accuracy, {CONDITIONS[name]}", robust[name]["accuracy"], ">= 95 %", robust[name]["accuracy"] >= 0.95)
+            for name in ("jpeg_q50", "blur_0.5", "resize_0.75", "thumbnail_256")
+        ),
+        (
+            "accuracy, Gaussian blur sigma 1.0",
+            robust["blur_1.0"]["accuracy"],
+            ">= 90 %",
+            robust["blur_1.0"]["accuracy"] >= 0.90,
+        ),
+        (
+            "large real photos called fake",
+            photos.get("share_called_fake", float("nan")),
+            "<= 10 %",
+            photos.get("share_called_fake", 1.0) <= 0.10,
+        ),
+        ("ECE", shipped["ece"], "<= 1.5 %", shipped["ece"] <= 0.015),
+        (
+            "verdicts identical, Keras vs LiteRT",
+            shipped["verdict_agreement_vs_keras"],
+            ">= 99.5 %",
+            shipped["verdict_agreement_vs_keras"] >= 0.995,
+        ),
+    ]
+    band = card.get("unsure_band", {}).get("test")
+    if band:
+        rows += [
+            (
+                "dev-test accuracy outside the unsure band",
+                band["accuracy_outside"],
+                ">= 99 %",
+                band["accuracy_outside"] >= 0.99,
+            ),
+            (
+                "dev-test images outside the unsure band",
+                1 - band["share_inside"],
+                ">= 90 %",
+                1 - band["share_inside"] >= 0.90,
+            ),
+        ]
+    size = shipped["size_bytes"]
+    lines = [
+        "",
+        "Against the targets of issues 13 and 14 (robust figures: Keras as served):",
+        "",
+        "| requirement | shipped | target | |",
+        "| --- | --- | --- | --- |",
+    ]
+    lines += [
+        f"| {what} | {percent(value)} | {target} | {'met' if met else '**not met**'} |"
+        for what, value, target, met in rows
+    ]
+    lines.append(f"| size | {size / 1e6:.1f} MB | <= 16 MB | {'met' if size <= 16e6 else '**not met**'} |")
     return lines
 
 
