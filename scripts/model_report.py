@@ -37,6 +37,13 @@ def where(training: dict) -> str:
     )
 
 
+def origin(card: dict) -> str:
+    start = card["training"].get("initialised_from")
+    if start and start.get("model_version"):
+        return f"fine-tuned from model `{start['model_version']}`, base weights `{card['weights_init']}`"
+    return f"from scratch, weights `{card['weights_init']}`" if card["weights_init"] == "none" else card["weights_init"]
+
+
 def render(card: dict) -> str:
     training = card["training"]
     counts = card["dataset"]["counts"]
@@ -60,7 +67,7 @@ def render(card: dict) -> str:
     )
     temperature = card.get("calibration", {}).get("temperature", 1.0)
     lines = [
-        f"- **Model** `{card['version']}`: VGG16 from scratch (weights `{card['weights_init']}`) + dense head, "
+        f"- **Model** `{card['version']}`: VGG16 ({origin(card)}) + dense head, "
         f"32x32 RGB input, {VARIANT_NAMES[card['variant']]} TFLite, {shipped['size_bytes'] / 2**20:.1f} MiB.",
         f"- **Data**: CIFAKE development split ({card['dataset']['source']}): {train_images:,} train / "
         f"{val_images:,} validation / {test_images:,} test images after removing "
