@@ -73,8 +73,8 @@ class Settings:
             unsure_high=_optional_probability("IMAGEAUTH_UNSURE_HIGH"),
             c2pa_trust_anchors=_optional_file("IMAGEAUTH_C2PA_TRUST_ANCHORS"),
             max_decode_bytes=max_decode_bytes,
-            decode_budget_bytes=process_share(_optional_positive_int("IMAGEAUTH_DECODE_BUDGET_BYTES"))
-            or default_decode_budget(max_decode_bytes + max_bytes),
+            # None when unset: `budget_bytes()` holds the default, for these and for directly built settings.
+            decode_budget_bytes=process_share(_optional_positive_int("IMAGEAUTH_DECODE_BUDGET_BYTES")),
             admission_wait_s=_positive_float("IMAGEAUTH_ADMISSION_WAIT_S", defaults.admission_wait_s),
             request_deadline_s=_positive_float("IMAGEAUTH_REQUEST_DEADLINE_S", defaults.request_deadline_s),
         )
@@ -105,50 +105,32 @@ def _positive_int(name: str, default: int) -> int:
     return default if value is None else value
 
 
-def _optional_positive_int(name: str) -> int | None:
+def _from_env(name: str, convert, accept, expected: str):
+    """`convert` of the variable's value, None when it is unset; a value `accept` refuses fails startup."""
     raw = os.environ.get(name, "").strip()
     if not raw:
         return None
     try:
-        value = int(raw.replace("_", ""))
+        value = convert(raw)
     except ValueError:
-        raise ValueError(f"{name} must be a positive integer, got {raw!r}") from None
-    if value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {raw!r}")
+        value = None
+    if value is None or not accept(value):
+        raise ValueError(f"{name} must {expected}, got {raw!r}")
     return value
+
+
+def _optional_positive_int(name: str) -> int | None:
+    return _from_env(name, lambda raw: int(raw.replace("_", "")), lambda value: value > 0, "be a positive integer")
 
 
 def _positive_float(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a positive number of seconds, got {raw!r}") from None
-    if not value > 0:
-        raise ValueError(f"{name} must be a positive number of seconds, got {raw!r}")
-    return value
+    value = _from_env(name, float, lambda value: value > 0, "be a positive number of seconds")
+    return default if value is None else value
 
 
 def _optional_probability(name: str) -> float | None:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a number between 0 and 1, got {raw!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} must be a number between 0 and 1, got {raw!r}")
-    return value
+    return _from_env(name, float, lambda value: 0.0 <= value <= 1.0, "be a number between 0 and 1")
 
 
 def _optional_file(name: str) -> Path | None:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return None
-    path = Path(raw)
-    if not path.is_file():
-        raise ValueError(f"{name} must name a readable file, got {raw!r}")
-    return path
+    return _from_env(name, Path, lambda path: path.is_file(), "name a readable file")
