@@ -14,10 +14,11 @@ for path in training function_app/imageauth dvc.yaml params.yaml configs/demo.ya
   cp -r "$path" "$scratch/$path"
 done
 find "$scratch" -name __pycache__ -prune -exec rm -rf {} +
+# JSON is a YAML flow value, which is what -S parses: null, numbers, booleans and quoted strings.
 mapfile -t overrides < <("$PYTHON" -c '
-import sys, yaml
+import json, sys, yaml
 for key, value in yaml.safe_load(open(sys.argv[1])).items():
-    print(f"--set-param={key}={yaml.safe_dump(value, default_flow_style=True).strip().removesuffix(chr(10) + chr(46) * 3)}")
+    print(f"--set-param={key}={json.dumps(value)}")
 ' configs/demo.yaml)
 cd "$scratch"
 export PATH="$(dirname "$PYTHON"):$PATH" TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
