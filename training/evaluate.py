@@ -23,7 +23,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import precision_recall_curve, roc_curve
 
 from training.arrays import load_split
 from training.graph import load_trained_model, logit_function
@@ -33,6 +32,7 @@ from training.metrics import (
     choose_threshold,
     classification_metrics,
     expected_calibration_error,
+    fit_platt,
     fit_temperature,
     sigmoid,
     unsure_band,
@@ -42,20 +42,29 @@ from training.prepare_base_model import architecture
 
 
 def calibrate(method: str, y_val, val_logits, y_test, test_logits) -> tuple[dict, np.ndarray, np.ndarray]:
-    """The calibration report and the calibrated validation and test probabilities."""
+    """The calibration report and the calibrated validation and test probabilities.
+
+    Both methods map a logit z to sigmoid((z + shift) / temperature), which
+    folds into the output layer; temperature scaling keeps shift at 0.
+    """
     val_probabilities, test_probabilities = sigmoid(val_logits), sigmoid(test_logits)
     if method == "none":
-        return {"method": method, "temperature": 1.0}, val_probabilities, test_probabilities
-    if method != "temperature":
-        raise ValueError(f"unknown calibration {method!r} (temperature or none)")
-    temperature = fit_temperature(y_val, val_logits)
+        return {"method": method, "temperature": 1.0, "logit_shift": 0.0}, val_probabilities, test_probabilities
+    if method == "temperature":
+        temperature, shift = fit_temperature(y_val, val_logits), 0.0
+    elif method == "platt":
+        temperature, shift = fit_platt(y_val, val_logits)
+    else:
+        raise ValueError(f"unknown calibration {method!r} (platt, temperature or none)")
     report = {
         "method": method,
         "temperature": temperature,
+        "logit_shift": shift,
         "val_ece_uncalibrated": expected_calibration_error(y_val, val_probabilities),
         "test_ece_uncalibrated": expected_calibration_error(y_test, test_probabilities),
     }
-    return report, apply_temperature(val_logits, temperature), apply_temperature(test_logits, temperature)
+    calibrated = (apply_temperature(logits, temperature, shift) for logits in (val_logits, test_logits))
+    return report, *calibrated
 
 
 def evaluate(
@@ -79,13 +88,16 @@ def evaluate(
     calibration, val_probabilities, test_probabilities = calibrate(
         section["calibration"], y_val, val_logits, y_test, test_logits
     )
-    temperature = calibration["temperature"]
+    temperature, shift = calibration["temperature"], calibration["logit_shift"]
     threshold = choose_threshold(y_val, val_probabilities, section["threshold"], section["target_fpr"])
-    band = unsure_band(y_val, val_probabilities, threshold, section["unsure_accuracy"])
+    band = unsure_band(
+        y_val, val_probabilities, threshold, section["unsure_accuracy"], section.get("unsure_confidence", 0.0)
+    )
     report = {
         "threshold": threshold,
         "threshold_strategy": section["threshold"],
         "temperature": temperature,
+        "logit_shift": shift,
         "calibration": calibration,
         "flip_average": flip,
         "unsure_band": {**band, "test": band_metrics(y_test, test_probabilities, threshold, band["low"], band["high"])},
@@ -95,7 +107,7 @@ def evaluate(
     }
 
     def served(images: np.ndarray) -> np.ndarray:
-        return apply_temperature(logits(images), temperature)
+        return apply_temperature(logits(images), temperature, shift)
 
     rows = robustness.robustness_table(x_test, y_test, served, threshold, clean_probability=test_probabilities)
     photos = (
@@ -127,20 +139,6 @@ def _write_predictions(path: Path, data_dir: Path, labels: np.ndarray, probabili
         writer.writerow(["index", "path", "sha256", "label", "probability_fake"])
         for index, (row, label, probability) in enumerate(zip(rows, labels, probabilities, strict=True)):
             writer.writerow([index, row["path"], row["sha256"], int(label), f"{probability:.6f}"])
-
-
-def write_curves(labels: np.ndarray, probabilities: np.ndarray, plots_dir: Path) -> None:
-    """ROC and precision-recall points (at most 400 each) as DVC plot data."""
-    fpr, tpr, _ = roc_curve(labels, probabilities)
-    precision, recall, _ = precision_recall_curve(labels, probabilities)
-    keep_roc = np.unique(np.linspace(0, len(fpr) - 1, min(len(fpr), 400)).astype(int))
-    keep_pr = np.unique(np.linspace(0, len(recall) - 1, min(len(recall), 400)).astype(int))
-    (plots_dir / "roc.json").write_text(
-        json.dumps({"roc": [{"fpr": float(fpr[i]), "tpr": float(tpr[i])} for i in keep_roc]})
-    )
-    (plots_dir / "precision_recall.json").write_text(
-        json.dumps({"pr": [{"recall": float(recall[i]), "precision": float(precision[i])} for i in keep_pr]})
-    )
 
 
 def main() -> None:

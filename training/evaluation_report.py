@@ -15,6 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
 
 from training.plots import plot_confusion, plot_mistakes, plot_roc  # noqa: E402
 
@@ -46,8 +47,6 @@ def plot_robustness(robust: dict, output: Path) -> None:
 
 
 def write_plots(images, labels, probabilities, report: dict, robust: dict, section: dict, plots_dir: Path) -> None:
-    from training.evaluate import write_curves
-
     names, threshold = section["labels"], report["threshold"]
     predicted = (probabilities >= threshold).astype(int)
     with open(plots_dir / "confusion.csv", "w", newline="") as handle:
@@ -76,6 +75,7 @@ def log_to_mlflow(train_info_path: Path, report: dict, robust: dict, plots_dir: 
             {
                 "threshold": report["threshold"],
                 "temperature": report["temperature"],
+                "logit_shift": report.get("logit_shift", 0.0),
                 "unsure_low": band["low"],
                 "unsure_high": band["high"],
             }
@@ -90,3 +90,17 @@ def log_to_mlflow(train_info_path: Path, report: dict, robust: dict, plots_dir: 
             mlflow.log_metric("real_photos_share_called_fake", robust["real_photos"]["share_called_fake"])
         for name in ("roc.png", "confusion_matrix.png", "mistakes.png", "robustness.png"):
             mlflow.log_artifact(str(plots_dir / name), "plots")
+
+
+def write_curves(labels: np.ndarray, probabilities: np.ndarray, plots_dir: Path) -> None:
+    """ROC and precision-recall points (at most 400 each) as DVC plot data."""
+    fpr, tpr, _ = roc_curve(labels, probabilities)
+    precision, recall, _ = precision_recall_curve(labels, probabilities)
+    keep_roc = np.unique(np.linspace(0, len(fpr) - 1, min(len(fpr), 400)).astype(int))
+    keep_pr = np.unique(np.linspace(0, len(recall) - 1, min(len(recall), 400)).astype(int))
+    (plots_dir / "roc.json").write_text(
+        json.dumps({"roc": [{"fpr": float(fpr[i]), "tpr": float(tpr[i])} for i in keep_roc]})
+    )
+    (plots_dir / "precision_recall.json").write_text(
+        json.dumps({"pr": [{"recall": float(recall[i]), "precision": float(precision[i])} for i in keep_pr]})
+    )

@@ -1,7 +1,7 @@
 """Stage `export`: this pipeline's trained model as TFLite, checked with LiteRT, the smallest good variant shipped.
 
 Three variants are converted from the served graph that evaluate measured
-(flip-averaged, temperature folded in; training/graph.py): float32,
+(flip-averaged, calibration folded in; training/graph.py): float32,
 dynamic-range (int8 weights, float activations) and full-integer int8
 (activations calibrated on training images). Each is evaluated by
 `imageauth.model.Detector` - the class the API uses - on the whole test split
@@ -105,7 +105,11 @@ def export(
     _check_not_stale(record.get("train_params"), params)
     threshold = float(evaluation["threshold"])
     model = load_trained_model(
-        train_dir / "model.weights.h5", model_config, evaluation["temperature"], evaluation["flip_average"]
+        train_dir / "model.weights.h5",
+        model_config,
+        evaluation["temperature"],
+        evaluation["flip_average"],
+        evaluation.get("logit_shift", 0.0),
     )
     x_train, _ = load_split(data_dir, "train")
     x_test, y_test = load_split(data_dir, "test")

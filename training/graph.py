@@ -1,6 +1,6 @@
-"""Model-graph surgery shared by evaluate and export: float rebuild, temperature folding, flip averaging.
+"""Model-graph surgery shared by evaluate and export: float rebuild, calibration folding, flip averaging.
 
-Evaluate decides the calibration temperature and the flip-averaging setting
+Evaluate decides the calibration and the flip-averaging setting
 on validation logits; export must serve exactly the function evaluate
 measured. Both therefore build the served graph here, from the train stage's
 weights, and nowhere else.
@@ -18,21 +18,25 @@ from training.prepare_base_model import build_model
 
 
 def load_trained_model(
-    weights_path: Path, model_config: dict, temperature: float = 1.0, flip_average: bool = False
+    weights_path: Path,
+    model_config: dict,
+    temperature: float = 1.0,
+    flip_average: bool = False,
+    logit_shift: float = 0.0,
 ) -> keras.Model:
     """Rebuild in float32 and load the trained weights, whatever precision training used.
 
-    A calibration temperature is folded into the output layer: sigmoid((Wx + b) / T)
-    is sigmoid((W / T) x + b / T), so the exported model needs no extra op and
-    every runtime serves calibrated probabilities.
+    The calibration is folded into the output layer: sigmoid((Wx + b + s) / T)
+    is sigmoid((W / T) x + (b + s) / T), so the exported model needs no extra
+    op and every runtime serves calibrated probabilities.
     """
     keras.mixed_precision.set_global_policy("float32")
     model = build_model(seed=0, **{**model_config, "weights": None})
     model.load_weights(weights_path)
-    if temperature != 1.0:
+    if temperature != 1.0 or logit_shift:
         output = model.get_layer("probability_fake")
         kernel, bias = output.get_weights()
-        output.set_weights([kernel / temperature, bias / temperature])
+        output.set_weights([kernel / temperature, (bias + logit_shift) / temperature])
     return flip_averaged(model) if flip_average else model
 
 

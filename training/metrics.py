@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import minimize_scalar
+from scipy.stats import beta
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import (
     accuracy_score,
     confusion_matrix,
@@ -26,9 +28,9 @@ def sigmoid(logits: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-np.asarray(logits, np.float64)))
 
 
-def apply_temperature(logits: np.ndarray, temperature: float) -> np.ndarray:
-    """Calibrated P(fake): sigmoid(logit / T)."""
-    return sigmoid(np.asarray(logits, np.float64) / temperature)
+def apply_temperature(logits: np.ndarray, temperature: float, shift: float = 0.0) -> np.ndarray:
+    """Calibrated P(fake): sigmoid((logit + shift) / T); shift is 0 for temperature scaling."""
+    return sigmoid((np.asarray(logits, np.float64) + shift) / temperature)
 
 
 def fit_temperature(labels: np.ndarray, logits: np.ndarray) -> float:
@@ -49,6 +51,26 @@ def fit_temperature(labels: np.ndarray, logits: np.ndarray) -> float:
 
     result = minimize_scalar(log_loss, bounds=(np.log(0.05), np.log(20.0)), method="bounded")
     return float(np.exp(result.x))
+
+
+def fit_platt(labels: np.ndarray, logits: np.ndarray) -> tuple[float, float]:
+    """(temperature, shift) of Platt scaling, sigmoid(a * logit + b), as sigmoid((logit + b / a) / (1 / a)).
+
+    Why not temperature alone: a model trained on augmented copies of both
+    classes can come out biased as well as over- or under-confident (the
+    shipped one's best threshold sat at 0.75 after temperature scaling, and
+    validation ECE stayed at 2 %); one scale cannot move the logit where
+    P = 0.5. Platt's two parameters can, and like a temperature they fold
+    into the output layer. Expressed as temperature plus shift so the card
+    keeps one meaning for `temperature`. Unpenalised logistic regression on
+    the one logit feature is exactly Platt's fit.
+    """
+    z = np.asarray(logits, np.float64).reshape(-1, 1)
+    fit = LogisticRegression(penalty=None, max_iter=1000).fit(z, np.asarray(labels).astype(int))
+    scale, intercept = float(fit.coef_[0, 0]), float(fit.intercept_[0])
+    if scale <= 0:
+        raise ValueError(f"Platt scaling fitted a non-positive scale {scale}: the logits do not rank the classes")
+    return 1.0 / scale, intercept / scale
 
 
 def expected_calibration_error(labels: np.ndarray, probabilities: np.ndarray, bins: int = ECE_BINS) -> float:
@@ -99,8 +121,18 @@ def classification_metrics(labels: np.ndarray, probabilities: np.ndarray, thresh
     }
 
 
-def unsure_band(labels: np.ndarray, probabilities: np.ndarray, threshold: float, target_accuracy: float) -> dict:
+def unsure_band(
+    labels: np.ndarray, probabilities: np.ndarray, threshold: float, target_accuracy: float, confidence: float = 0.0
+) -> dict:
     """The narrowest band [low, high) around the threshold outside which accuracy reaches `target_accuracy`.
+
+    With `confidence` > 0 "reaches" means the one-sided Clopper-Pearson
+    lower bound of that accuracy, at that confidence, reaches the target.
+    Why: the narrowest band whose measured accuracy just touches the target
+    is picked for being lucky on this split, and falls short on the next
+    (shipped model: 99.01 % on validation, 98.69 % on dev-test; 98.9 % when
+    validation is split in halves, one choosing, one measuring). The bound
+    trades a wider band for a target that holds on new images.
 
     Narrowest means fewest images inside: the band exists to hold back the
     verdicts the model gets wrong most often, and every image inside it is an
@@ -124,6 +156,11 @@ def unsure_band(labels: np.ndarray, probabilities: np.ndarray, threshold: float,
     accuracy = np.where(outside > 0, correct / np.maximum(outside, 1), 0.0)
     inside = highs[None, :] - lows[:, None]
     feasible = accuracy >= target_accuracy
+    if confidence and feasible.any():
+        # The bound is never above the point estimate: only pairs already feasible need it.
+        hits = np.nonzero(feasible)
+        hit_correct, hit_outside = correct[hits], outside[hits]
+        feasible[hits] = beta.ppf(1 - confidence, hit_correct, hit_outside - hit_correct + 1) >= target_accuracy
     if not feasible.any():
         low_index, high_index = 0, count
     else:
@@ -142,6 +179,7 @@ def unsure_band(labels: np.ndarray, probabilities: np.ndarray, threshold: float,
         "low": low,
         "high": high,
         "target_accuracy": target_accuracy,
+        "confidence": confidence,
         "accuracy_outside": float((~errors[outside_mask]).mean()) if outside_mask.any() else float("nan"),
         "share_inside": float(inside_mask.mean()),
         "errors_inside": float(errors[inside_mask].sum() / max(errors.sum(), 1)),

@@ -35,27 +35,18 @@ def lineage(lock_path: Path, run_id: str | None, initialised_from: dict | None) 
     lock_bytes = lock_path.read_bytes() if lock_path.exists() else b""
     stages = (yaml.safe_load(lock_bytes) or {}).get("stages", {}) if lock_bytes else {}
     ingest, train = stages.get("ingest", {}), stages.get("train", {})
+    # The dataset is ingest's one dependency that is not project code.
+    source = next(
+        (dep for dep in ingest.get("deps", []) if not dep["path"].startswith(("training/", "function_app/"))),
+        {},
+    )
     return {
         "git_commit": _git("rev-parse", "HEAD"),
         "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
         "dvc_lock_sha256": hashlib.sha256(lock_bytes).hexdigest() if lock_bytes else None,
         "data": {
-            "source": next(
-                (
-                    dep["path"]
-                    for dep in ingest.get("deps", [])
-                    if "training/" not in dep["path"] and not dep["path"].startswith("function_app/")
-                ),
-                None,
-            ),
-            "source_md5": next(
-                (
-                    dep.get("md5")
-                    for dep in ingest.get("deps", [])
-                    if "training/" not in dep["path"] and not dep["path"].startswith("function_app/")
-                ),
-                None,
-            ),
+            "source": source.get("path"),
+            "source_md5": source.get("md5"),
             "prepared_md5": next((out.get("md5") for out in ingest.get("outs", [])), None),
         },
         "weights_md5": next((out.get("md5") for out in train.get("outs", []) if out["path"].endswith(".h5")), None),
@@ -100,10 +91,27 @@ def unsure_band(evaluation: dict) -> dict:
         "val_accuracy_outside": band["accuracy_outside"],
         "val_share_inside": band["share_inside"],
         "val_errors_inside": band["errors_inside"],
+        "confidence": band.get("confidence", 0.0),
         "test": band["test"],
         "note": (
             f"unsure when low <= P(fake) < high: the narrowest band around the threshold outside which "
-            f"validation accuracy reaches {band['target_accuracy']:.0%}, chosen on the validation split"
+            f"validation accuracy reaches {band['target_accuracy']:.0%}"
+            + (f" (its {band['confidence']:.0%} Clopper-Pearson lower bound does)" if band.get("confidence") else "")
+            + ", chosen on the validation split"
+        ),
+    }
+
+
+def calibration(evaluation: dict) -> dict:
+    """How served probabilities were calibrated: P = sigmoid((logit + logit_shift) / temperature)."""
+    method = evaluation.get("calibration", {}).get("method", "temperature")
+    return {
+        "method": method,
+        "temperature": evaluation["temperature"],
+        "logit_shift": evaluation.get("logit_shift", 0.0),
+        "note": (
+            f"{method} scaling fitted on the validation split and folded into the output layer: "
+            "P(fake) = sigmoid((logit + logit_shift) / temperature) of the trained model's logit"
         ),
     }
 
@@ -134,10 +142,7 @@ def model_card(
         "threshold_note": "chosen on the validation split (carved from train), never on test",
         "unsure_band": unsure_band(evaluation),
         "scope": scope(config["image_size"], robust),
-        "calibration": {
-            "temperature": evaluation["temperature"],
-            "note": "temperature scaling fitted on the validation split, folded into the output layer (1.0: none)",
-        },
+        "calibration": calibration(evaluation),
         "flip_average": {
             "enabled": evaluation["flip_average"],
             "note": "the model scores the image and its mirror image and averages the logits, in one graph",

@@ -1,4 +1,4 @@
-"""Temperature scaling: fitted on validation, decision-preserving, folded into the model's output layer."""
+"""Calibration (temperature, Platt): fitted on validation, decision-preserving, folded into the output layer."""
 
 from __future__ import annotations
 
@@ -7,7 +7,14 @@ import pytest
 from small_models import MODEL_CONFIG, save_moderate_model
 
 from training.graph import load_trained_model, predict_logits
-from training.metrics import apply_temperature, choose_threshold, expected_calibration_error, fit_temperature, sigmoid
+from training.metrics import (
+    apply_temperature,
+    choose_threshold,
+    expected_calibration_error,
+    fit_platt,
+    fit_temperature,
+    sigmoid,
+)
 
 
 def _overconfident(count: int, temperature: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -59,3 +66,40 @@ def test_folded_temperature_gives_the_scaled_probabilities(tmp_path) -> None:
     assert ((raw > 0.01) & (raw < 0.99)).all()
     np.testing.assert_allclose(folded, apply_temperature(logits, 3.0), atol=1e-5)
     assert np.abs(folded - 0.5).max() < np.abs(raw - 0.5).max() / 2
+
+
+def _biased(count: int, scale: float, shift: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Labels drawn from calibrated logits z, and the logits a model reports: z * scale - shift."""
+    rng = np.random.default_rng(seed)
+    true_logits = rng.normal(0.5, 2.5, count)
+    labels = (rng.random(count) < sigmoid(true_logits)).astype(int)
+    return labels, true_logits * scale - shift
+
+
+def test_platt_recovers_scale_and_shift() -> None:
+    labels, logits = _biased(40000, scale=2.0, shift=1.5, seed=5)
+    temperature, shift = fit_platt(labels, logits)
+    assert temperature == pytest.approx(2.0, rel=0.05)
+    assert shift == pytest.approx(1.5, abs=0.1)
+
+
+def test_platt_fixes_a_bias_that_no_temperature_can() -> None:
+    val_labels, val_logits = _biased(8000, scale=1.5, shift=1.2, seed=6)
+    test_labels, test_logits = _biased(8000, scale=1.5, shift=1.2, seed=7)
+    by_temperature = apply_temperature(test_logits, fit_temperature(val_labels, val_logits))
+    by_platt = apply_temperature(test_logits, *fit_platt(val_labels, val_logits))
+    assert expected_calibration_error(test_labels, by_platt) < 0.02  # ~1 %: 15 bins' sampling noise
+    assert expected_calibration_error(test_labels, by_temperature) > 2 * expected_calibration_error(
+        test_labels, by_platt
+    )
+
+
+def test_folded_shift_gives_the_platt_probabilities(tmp_path) -> None:
+    path = save_moderate_model(tmp_path / "model.keras", seed=2)
+    images = np.random.default_rng(8).integers(0, 256, (16, 32, 32, 3)).astype(np.float32)
+    logits = predict_logits(load_trained_model(path, MODEL_CONFIG), images)
+    folded = load_trained_model(path, MODEL_CONFIG, temperature=1.5, logit_shift=0.8)
+    np.testing.assert_allclose(
+        folded.predict(images, verbose=0).reshape(-1), apply_temperature(logits, 1.5, 0.8), atol=1e-5
+    )
+    assert np.abs(apply_temperature(logits, 1.5, 0.8) - apply_temperature(logits, 1.5)).max() > 0.01

@@ -155,7 +155,7 @@ def test_exported_model_card_and_variants(project: Path):
 
 
 def test_export_serves_the_calibrated_probabilities_that_evaluate_reported(project: Path):
-    """The temperature fitted on validation is folded into the exported model, not just reported.
+    """The calibration fitted on validation (params.yaml: Platt) is folded into the exported model, not just reported.
 
     Runs before the tests that re-run or re-export (`dvc exp run`, `--run best`), which replace
     evaluate's and export's reports with those of other runs.
@@ -163,8 +163,9 @@ def test_export_serves_the_calibrated_probabilities_that_evaluate_reported(proje
     evaluation = json.loads((project / "metrics/evaluate.json").read_text())
     export = json.loads((project / "metrics/export.json").read_text())
     card = json.loads((project / "models/export/model.json").read_text())
-    assert evaluation["calibration"]["method"] == "temperature"
+    assert evaluation["calibration"]["method"] == card["calibration"]["method"] == "platt"
     assert card["calibration"]["temperature"] == evaluation["temperature"] != 1.0
+    assert card["calibration"]["logit_shift"] == evaluation["logit_shift"] != 0.0
     # Export recomputes the Keras probabilities from the folded model; evaluate scaled them in numpy.
     assert export["keras"]["ece"] == pytest.approx(evaluation["test"]["ece"], abs=1e-3)
     assert export["keras"]["accuracy"] == pytest.approx(evaluation["test"]["accuracy"], abs=0.006)
