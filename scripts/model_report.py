@@ -44,6 +44,18 @@ def origin(card: dict) -> str:
     return f"from scratch, weights `{card['weights_init']}`" if card["weights_init"] == "none" else card["weights_init"]
 
 
+def calibration_line(calibration: dict) -> str:
+    temperature, shift = calibration.get("temperature", 1.0), calibration.get("logit_shift", 0.0)
+    if temperature == 1.0 and not shift:
+        return "- **Calibration**: none."
+    method = calibration.get("method", "temperature")
+    formula = f"sigmoid((logit {'+' if shift >= 0 else '-'} {abs(shift):.3f}) / {temperature:.3f})"
+    return (
+        f"- **Calibration**: {'Platt' if method == 'platt' else method} scaling, P(fake) = {formula}, fitted on "
+        "the validation split and folded into the output layer."
+    )
+
+
 def render(card: dict) -> str:
     training = card["training"]
     counts = card["dataset"]["counts"]
@@ -65,7 +77,7 @@ def render(card: dict) -> str:
         f"loss, {duration(training['training_seconds'])} on {where(training)}, through `dvc repro` "
         f"(MLflow run `{card.get('mlflow_run_id')}`)."
     )
-    temperature = card.get("calibration", {}).get("temperature", 1.0)
+    calibration = calibration_line(card.get("calibration", {}))
     lines = [
         f"- **Model** `{card['version']}`: VGG16 ({origin(card)}) + dense head, "
         f"32x32 RGB input, {VARIANT_NAMES[card['variant']]} TFLite, {shipped['size_bytes'] / 2**20:.1f} MiB.",
@@ -73,10 +85,7 @@ def render(card: dict) -> str:
         f"{val_images:,} validation / {test_images:,} test images after removing "
         f"{card['dataset']['duplicates_dropped']} duplicates by content hash.",
         f"- **Training**: {trained}",
-        f"- **Calibration**: temperature {temperature:.3f}, fitted on the validation split and folded into the "
-        "output layer."
-        if temperature != 1.0
-        else "- **Calibration**: none.",
+        calibration,
         "- **Flip averaging**: the model scores each image and its mirror image and averages the two logits, "
         "inside the exported graph (twice the compute of one view)."
         if card.get("flip_average", {}).get("enabled")
@@ -146,7 +155,14 @@ def robustness_lines(card: dict) -> list[str]:
     if band:
         test = band["test"]
         lines.append(
-            f"- **Unsure band** {band['low']:.3f} <= P(fake) < {band['high']:.3f} (chosen on validation): "
+            f"- **Unsure band** {band['low']:.3f} <= P(fake) < {band['high']:.3f} (chosen on validation"
+            + (
+                f" so that the {band['confidence']:.0%} lower confidence bound of accuracy outside it reaches "
+                f"{percent(band.get('target_accuracy', 0.99))}"
+                if band.get("confidence")
+                else ""
+            )
+            + "): "
             f'{percent(test["share_inside"])} of dev-test images fall inside and get "unsure"; outside it '
             f"accuracy is {percent(test['accuracy_outside'])}, and the band holds {percent(test['errors_inside'])} "
             "of all errors."

@@ -91,6 +91,7 @@ def unsure_band(evaluation: dict) -> dict:
         "val_accuracy_outside": band["accuracy_outside"],
         "val_share_inside": band["share_inside"],
         "val_errors_inside": band["errors_inside"],
+        "target_accuracy": band["target_accuracy"],
         "confidence": band.get("confidence", 0.0),
         "test": band["test"],
         "note": (
