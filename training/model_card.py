@@ -42,7 +42,7 @@ def lineage(lock_path: Path, run_id: str | None, initialised_from: dict | None) 
     )
     return {
         "git_commit": _git("rev-parse", "HEAD"),
-        "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no", "--", *_inputs(stages))),
         "dvc_lock_sha256": hashlib.sha256(lock_bytes).hexdigest() if lock_bytes else None,
         "data": {
             "source": source.get("path"),
@@ -54,6 +54,17 @@ def lineage(lock_path: Path, run_id: str | None, initialised_from: dict | None) 
         "mlflow_run_id": run_id,
         "initialised_from": initialised_from,
     }
+
+
+def _inputs(stages: dict) -> list[str]:
+    """What the pipeline reads (stage deps, dvc.yaml, params.yaml), not what it writes.
+
+    The stages write metrics, plots and the card into git-tracked files, so
+    the working tree is always "dirty" while export runs; what lineage needs
+    to know is whether the code and parameters behind the model are committed.
+    """
+    deps = {dep["path"] for stage in stages.values() for dep in stage.get("deps", [])}
+    return sorted({"dvc.yaml", "params.yaml", *(path for path in deps if not path.startswith(".."))})
 
 
 def _git(*arguments: str) -> str | None:
