@@ -57,14 +57,16 @@ def lineage(lock_path: Path, run_id: str | None, initialised_from: dict | None) 
 
 
 def _inputs(stages: dict) -> list[str]:
-    """What the pipeline reads (stage deps, dvc.yaml, params.yaml), not what it writes.
+    """What the pipeline reads (stage deps, dvc.yaml, params.yaml), not what it writes (stage outs,
+    including those a later stage reads, such as evaluate's metrics for export).
 
     The stages write metrics, plots and the card into git-tracked files, so
     the working tree is always "dirty" while export runs; what lineage needs
     to know is whether the code and parameters behind the model are committed.
     """
     deps = {dep["path"] for stage in stages.values() for dep in stage.get("deps", [])}
-    return sorted({"dvc.yaml", "params.yaml", *(path for path in deps if not path.startswith(".."))})
+    outs = {out["path"] for stage in stages.values() for out in stage.get("outs", [])}
+    return sorted({"dvc.yaml", "params.yaml", *(path for path in deps - outs if not path.startswith(".."))})
 
 
 def _git(*arguments: str) -> str | None:

@@ -33,7 +33,7 @@ from credentials import (
 from PIL import Image
 from serving_helpers import REPO_ROOT
 
-from imageauth import provenance
+from imageauth import manifest_markers, provenance
 from imageauth.predict import get_policy, predict_bytes
 from imageauth.settings import Settings
 
@@ -246,13 +246,13 @@ def test_an_oversize_manifest_is_not_read(monkeypatch):
 
 def test_manifest_markers():
     plain_jpeg = encode(photo(), "JPEG")
-    assert provenance.manifest_size(plain_jpeg) is None
-    assert provenance.manifest_size(encode(photo(), "PNG")) is None
-    assert provenance.manifest_size(encode(photo(), "WEBP")) is None
-    assert provenance.manifest_size(jpeg_with_app11(photo(), b"x" * 10)) == 2 + 2 + 10
+    assert manifest_markers.manifest_size(plain_jpeg) is None
+    assert manifest_markers.manifest_size(encode(photo(), "PNG")) is None
+    assert manifest_markers.manifest_size(encode(photo(), "WEBP")) is None
+    assert manifest_markers.manifest_size(jpeg_with_app11(photo(), b"x" * 10)) == 2 + 2 + 10
     # APP11 segments of other JPEG XT uses (not "JP") are not manifests.
     other = plain_jpeg[:2] + b"\xff\xeb\x00\x06XX\x00\x00" + plain_jpeg[2:]
-    assert provenance.manifest_size(other) is None
+    assert manifest_markers.manifest_size(other) is None
 
 
 def test_alpha_and_animation_are_noted():

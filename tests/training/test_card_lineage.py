@@ -20,6 +20,11 @@ LOCK = {
             "deps": [{"path": "training/train.py", "md5": "b" * 32}],
             "outs": [{"path": "models/model.weights.h5", "md5": "w" * 32}],
         },
+        "evaluate": {
+            "deps": [{"path": "models/model.weights.h5", "md5": "w" * 32}],
+            "outs": [{"path": "metrics/evaluate.json", "md5": "e" * 32}],
+        },
+        "export": {"deps": [{"path": "metrics/evaluate.json", "md5": "e" * 32}]},
     },
 }
 
@@ -39,7 +44,8 @@ def test_outputs_written_by_the_stages_do_not_make_the_tree_dirty_but_code_does(
     _git(tmp_path, "commit", "-qm", "one")
     monkeypatch.chdir(tmp_path)
 
-    (tmp_path / "metrics/evaluate.json").write_text("v2\n")  # what evaluate writes before export runs
+    # What evaluate writes before export runs, and export reads: an output, not code.
+    (tmp_path / "metrics/evaluate.json").write_text("v2\n")
     record = lineage(Path("dvc.lock"), "run-1", None)
     assert record["git_dirty"] is False and len(record["git_commit"]) == 40
     assert record["data"] == {"source": "../data.zip", "source_md5": "d" * 32, "prepared_md5": "p" * 32 + ".dir"}
