@@ -157,7 +157,7 @@ def robustness_lines(card: dict) -> list[str]:
         lines.append(
             f"- **Unsure band** {band['low']:.3f} <= P(fake) < {band['high']:.3f} (chosen on validation"
             + (
-                f" so that the {band['confidence']:.0%} lower confidence bound of accuracy outside it reaches "
+                f" so that the {band['confidence'] * 100:.0f} % lower confidence bound of accuracy outside it reaches "
                 f"{percent(band.get('target_accuracy', 0.99))}"
                 if band.get("confidence")
                 else ""
