@@ -31,6 +31,10 @@ export function renderModelNote(container, card) {
     const why = typeof card.scope.why === "string" && card.scope.why ? ` (${card.scope.why})` : "";
     items.push(fact("Validated on", `images of any size${why}.`));
   }
+  const photos = describeLargePhotos(card.robustness?.real_photos, scope);
+  if (photos) {
+    items.push(fact("Large photos", photos));
+  }
   const band = card.unsure_band;
   if (band && typeof band.low === "number" && typeof band.high === "number" && band.high > band.low) {
     items.push(fact(
@@ -132,7 +136,8 @@ const METRICS = [
   ["balanced_accuracy", "balanced accuracy"],
   ["roc_auc", "ROC AUC"],
   ["auc", "ROC AUC"],
-  ["false_positive_rate", "real photos called AI-generated"],
+  // CIFAKE's real test images are 32 px CIFAR-10 photos: not what "real photos" means to a reader.
+  ["false_positive_rate", "real test images called AI-generated"],
   ["precision", "precision"],
   ["recall", "recall"],
 ];
@@ -159,6 +164,19 @@ function describeMetrics(metrics) {
   const images = Number(test.images ?? test.n_images ?? test.count);
   const on = images ? `${images.toLocaleString("en")} held-out test images` : "held-out test images";
   return `${parts.join(" · ")}, on ${on}.`;
+}
+
+/** What the score alone does to large real camera photos (the card's real-photo check), or null. */
+function describeLargePhotos(photos, scope) {
+  const count = Number(photos?.count);
+  const called = Number(photos?.called_fake);
+  if (!(count > 0) || !Number.isFinite(called)) {
+    return null;
+  }
+  const share = formatPercent(called / count);
+  const measured = `the score alone calls ${called} of ${count} real camera photos larger than 256 px `
+    + `AI-generated (${share})`;
+  return scope > 0 ? `${measured}, which is why larger images get "Unsure".` : `${measured}.`;
 }
 
 function toList(value) {

@@ -16,6 +16,7 @@ import shutil
 import struct
 from pathlib import Path
 
+import httpx
 import pytest
 from credentials import A1111_PARAMETERS, encode, jpeg_with_app11, photo, png_with_text, sign
 from playwright.sync_api import Page, expect
@@ -91,8 +92,13 @@ def test_an_out_of_scope_photo_is_amber_unsure_never_red(site: Page, server, evi
     assert colour != fake
     expect(site.locator("#summary")).to_contain_text("1 unsure")
     expect(site.locator("#announcer")).to_contain_text(f"{path.name}: Unsure")
-    # The honesty note names the scope the model is validated for.
+    # The honesty note names the scope the model is validated for, and why: the card's real-photo figure.
     expect(site.locator("#model-note")).to_contain_text("Validated on")
+    photos = httpx.get(f"{server.base_url}/api/model", timeout=10).json()["card"]["robustness"]["real_photos"]
+    expect(site.locator("#model-note")).to_contain_text(
+        f"the score alone calls {photos['called_fake']} of {photos['count']} real camera photos"
+    )
+    expect(site.locator("#model-note")).to_contain_text("real test images called AI-generated")
 
 
 def test_downloads_carry_verdict_note_and_evidence(site: Page, server, evidence_images) -> None:
