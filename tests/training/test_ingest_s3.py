@@ -407,37 +407,25 @@ def test_throttling_is_retried_with_backoff(bucket, moto_endpoint, proxy, tmp_pa
     assert_complete_dataset(tmp_path / "prepared", report, expected_images=len(files) - 1)
 
 
-def test_throttling_that_never_ends_fails_clearly_after_the_configured_attempts(
-    bucket, moto_endpoint, proxy, tmp_path, monkeypatch
+@pytest.mark.parametrize(
+    ("method", "key", "fault"),
+    [("HEAD", "busy.zip", "slowdown"), ("GET", "broken.zip", "cut")],
+    ids=["throttling-that-never-ends", "a-download-that-keeps-breaking"],
+)
+def test_a_fault_that_never_ends_fails_clearly_after_the_configured_attempts(
+    bucket, moto_endpoint, proxy, tmp_path, monkeypatch, method, key, fault
 ):
-    direct_client(moto_endpoint).put_object(Bucket=bucket, Key="busy.zip", Body=zipped(kaggle_files()))
-    proxy.add("HEAD", "/busy.zip", "slowdown", times=1000)
+    direct_client(moto_endpoint).put_object(Bucket=bucket, Key=key, Body=zipped(kaggle_files()))
+    proxy.add(method, f"/{key}", fault, times=1000)
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "3")
 
     with pytest.raises(S3FetchError) as caught:
-        run_ingest(f"s3://{bucket}/busy.zip", tmp_path, proxy.endpoint)
+        run_ingest(f"s3://{bucket}/{key}", tmp_path, proxy.endpoint)
 
     message = str(caught.value)
-    assert f"s3://{bucket}/busy.zip" in message, message
+    assert f"s3://{bucket}/{key}" in message, message
     assert "3 attempts" in message, message
-    assert len(proxy.requests("HEAD", "/busy.zip")) == 3
-    assert_nothing_left(tmp_path)
-
-
-def test_a_download_that_keeps_breaking_fails_clearly_and_leaves_nothing(
-    bucket, moto_endpoint, proxy, tmp_path, monkeypatch
-):
-    direct_client(moto_endpoint).put_object(Bucket=bucket, Key="broken.zip", Body=zipped(kaggle_files()))
-    proxy.add("GET", "/broken.zip", "cut", times=1000)
-    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "3")
-
-    with pytest.raises(S3FetchError) as caught:
-        run_ingest(f"s3://{bucket}/broken.zip", tmp_path, proxy.endpoint)
-
-    message = str(caught.value)
-    assert f"s3://{bucket}/broken.zip" in message, message
-    assert "3 attempts" in message, message
-    assert len(proxy.requests("GET", "/broken.zip")) == 3
+    assert len(proxy.requests(method, f"/{key}")) == 3
     assert_nothing_left(tmp_path)
 
 
