@@ -144,6 +144,13 @@ def mentions(fragment: str):
     return lambda step: fragment in f"{step.get('run', '')} {step.get('uses', '')}"
 
 
+def steps_in_order(job: dict, fragments: list[str]) -> list[int]:
+    """The index of the step mentioning each fragment; fails unless every one is there, in this order."""
+    order = [step_index(job, mentions(fragment)) for fragment in fragments]
+    assert -1 not in order and order == sorted(order), dict(zip(fragments, order, strict=True))
+    return order
+
+
 def test_deploy_steps_run_in_order():
     job = workflow("deploy.yml")["jobs"]["deploy"]
     fragments = [
@@ -156,8 +163,7 @@ def test_deploy_steps_run_in_order():
         "Azure/static-web-apps-deploy@",
         "/api/predict",
     ]
-    order = [step_index(job, mentions(fragment)) for fragment in fragments]
-    assert -1 not in order and order == sorted(order), dict(zip(fragments, order, strict=True))
+    steps_in_order(job, fragments)
 
 
 def test_deploy_reads_only_outputs_that_exist():
@@ -222,8 +228,7 @@ def test_training_proposes_the_model_in_a_pull_request():
         "dvc metrics diff origin/main",
         "create-pull-request@",
     ]
-    order = [step_index(job, mentions(fragment)) for fragment in fragments]
-    assert -1 not in order and order == sorted(order), dict(zip(fragments, order, strict=True))
+    order = steps_in_order(job, fragments)
     # params.yaml's recipe as committed: no config copied over it, no parameter rewritten or overridden.
     assert "params.yaml" not in " ".join(step.get("run", "") for step in job["steps"]).replace("params.yaml's", "")
     assert "configs/" not in text and "-S " not in text and "yaml.safe_dump" not in text
