@@ -158,7 +158,7 @@ def robustness_lines(card: dict) -> list[str]:
             f"- **Unsure band** {band['low']:.3f} <= P(fake) < {band['high']:.3f} (chosen on validation"
             + (
                 f" so that the {band['confidence'] * 100:.0f} % lower confidence bound of accuracy outside it reaches "
-                f"{percent(band.get('target_accuracy', 0.99))}"
+                f"{percent(band['target_accuracy'])}"
                 if band.get("confidence")
                 else ""
             )
