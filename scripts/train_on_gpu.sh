@@ -29,8 +29,8 @@ export PYTHONPATH=/tmp/site:$PWD:$PWD/function_app PYTHONUNBUFFERED=1 KERAS_BACK
 # Fail now, not after an hour of training, on a missing module (plots come at the very end).
 python3 - <<'PY'
 import importlib.util, os, sys
-import yaml
-init_from = (yaml.safe_load(open("params.yaml"))["train"].get("init_from") or "")
+from training.params import load_params
+init_from = load_params()["train"].get("init_from") or ""
 needed = [os.environ["KERAS_BACKEND"], "keras", "numpy", "PIL", "h5py", "matplotlib", "sklearn"]
 needed += ["ai_edge_litert"] if init_from and not init_from.endswith(".h5") else []
 missing = [name for name in needed if importlib.util.find_spec(name) is None]

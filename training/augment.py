@@ -63,7 +63,8 @@ def _thumbnail_round_trip(image: Image.Image, rng: np.random.Generator, large: i
     return image.resize((large, large), up).resize((size, size), Image.Resampling.LANCZOS, reducing_gap=3.0)
 
 
-def _jpeg(image: Image.Image, quality: int) -> Image.Image:
+def jpeg_round_trip(image: Image.Image, quality: int) -> Image.Image:
+    """One JPEG encode and decode with Pillow's defaults (4:2:0): training's degradation and evaluation's."""
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=quality)
     buffer.seek(0)
@@ -90,7 +91,7 @@ def degrade(pixels: np.ndarray, rng: np.random.Generator, recipe: dict) -> np.nd
         noisy = np.asarray(image, np.float32) + rng.normal(0.0, _uniform(rng, step["sigma"]), pixels.shape)
         image = Image.fromarray(np.clip(np.rint(noisy), 0, 255).astype(np.uint8))
     if (step := recipe.get("jpeg")) and rng.random() < step["p"]:
-        image = _jpeg(image, int(rng.integers(step["quality"][0], step["quality"][1] + 1)))
+        image = jpeg_round_trip(image, int(rng.integers(step["quality"][0], step["quality"][1] + 1)))
     return np.asarray(image, np.uint8)
 
 

@@ -47,6 +47,7 @@ class TimeBudget(keras.callbacks.Callback):
         super().__init__()
         self.deadline = time.monotonic() + seconds
         self.epoch_start = time.monotonic()
+        self.stopped = False  # whether the budget, rather than the epoch plan or early stopping, ended the run
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch_start = time.monotonic()
@@ -56,3 +57,4 @@ class TimeBudget(keras.callbacks.Callback):
         if now + (now - self.epoch_start) > self.deadline:
             print(f"time budget reached after epoch {epoch + 1}", flush=True)
             self.model.stop_training = True
+            self.stopped = epoch + 1 < self.params.get("epochs", epoch + 1)

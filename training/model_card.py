@@ -15,7 +15,7 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
-import yaml
+from training.params import load_yaml
 
 # A model may claim images larger than twice its input only with evidence: at most this share
 # of large real camera photos called fake (issue 13's rule).
@@ -33,7 +33,7 @@ LIMITATIONS = [
 def lineage(lock_path: Path, run_id: str | None, initialised_from: dict | None) -> dict:
     """Where the model came from: commit, lock-file hash, data and weights hashes, MLflow run."""
     lock_bytes = lock_path.read_bytes() if lock_path.exists() else b""
-    stages = (yaml.safe_load(lock_bytes) or {}).get("stages", {}) if lock_bytes else {}
+    stages = (load_yaml(lock_bytes) or {}).get("stages", {}) if lock_bytes else {}
     ingest, train = stages.get("ingest", {}), stages.get("train", {})
     # The dataset is ingest's one dependency that is not project code.
     source = next(

@@ -49,8 +49,18 @@ def fetch_wheel(name: str, version: str, download_dir: Path) -> tuple[Path, str]
     """Download one wheel without its dependencies and unpack it; return (root, version)."""
     target = download_dir / f"pypi-{name}"
     subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", *WHEEL_PLATFORM,
-         "--dest", str(target), f"{name}=={version}"],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            *WHEEL_PLATFORM,
+            "--dest",
+            str(target),
+            f"{name}=={version}",
+        ],
         check=True,
     )
     wheel = next(target.glob("*.whl"))

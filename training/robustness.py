@@ -30,6 +30,7 @@ from sklearn.metrics import roc_auc_score
 from tqdm import tqdm
 
 from imageauth.preprocess import load_image
+from training.augment import jpeg_round_trip
 
 NOISE_SEED = 20200  # Fixed so that every run adds the same noise to the same images.
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
@@ -45,13 +46,6 @@ def _per_image(images: np.ndarray, transform: Callable[[Image.Image], np.ndarray
     for index, pixels in enumerate(images):
         result[index] = transform(Image.fromarray(pixels))
     return result
-
-
-def _jpeg_round_trip(image: Image.Image, quality: int) -> np.ndarray:
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=quality)
-    with Image.open(buffer) as decoded:
-        return np.asarray(decoded.convert("RGB"))
 
 
 def _resize_round_trip(image: Image.Image, scale: float) -> np.ndarray:
@@ -70,7 +64,7 @@ def _served_thumbnail(image: Image.Image, size: int) -> np.ndarray:
 
 def jpeg(images: np.ndarray, quality: int) -> np.ndarray:
     """Encode each image as JPEG at `quality` and decode it again."""
-    return _per_image(images, partial(_jpeg_round_trip, quality=quality))
+    return _per_image(images, lambda image: np.asarray(jpeg_round_trip(image, quality)))
 
 
 def resize_round_trip(images: np.ndarray, scale: float) -> np.ndarray:
@@ -107,8 +101,9 @@ PERTURBATIONS: dict[str, Perturbation] = {
 }
 
 
-def verdict_row(condition: str, labels: np.ndarray, probability: np.ndarray, threshold: float,
-                clean_fake: np.ndarray) -> dict:
+def verdict_row(
+    condition: str, labels: np.ndarray, probability: np.ndarray, threshold: float, clean_fake: np.ndarray
+) -> dict:
     """One table row; label 1 is fake, and a probability at or above the threshold is a fake verdict."""
     labels = np.asarray(labels).astype(int).reshape(-1)
     probability = np.asarray(probability, dtype=np.float64).reshape(-1)
@@ -149,8 +144,9 @@ def robustness_table(
     return rows
 
 
-def real_photo_rate(photo_dir: Path, predict_probability: PredictProbability, threshold: float,
-                    image_size: int) -> dict:
+def real_photo_rate(
+    photo_dir: Path, predict_probability: PredictProbability, threshold: float, image_size: int
+) -> dict:
     """Share of the real photos in `photo_dir` called fake after `load_image`, with each file's P(fake)."""
     files = sorted(p for p in Path(photo_dir).iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)
     if not files:

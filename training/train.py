@@ -81,8 +81,14 @@ def compile_model(model: keras.Model, config: dict, steps_per_epoch: int) -> Non
     )
 
 
-def fit(model, data, state_dir: Path, config: dict, seed: int, resumed_epochs: int, mlflow_on: bool) -> Path:
-    """Run the planned epochs; return the path of the best epoch's weights (lowest validation loss)."""
+def fit(
+    model, data, state_dir: Path, config: dict, seed: int, resumed_epochs: int, mlflow_on: bool
+) -> tuple[Path, bool]:
+    """Run the planned epochs; return the best epoch's weights (lowest validation loss) and whether all ran.
+
+    "All ran" is false only when the time budget cut the plan short: early
+    stopping is part of the recipe, a budget cut is not.
+    """
     (x_train, y_train), (x_val, y_val) = data["train"], data["val"]
     recipe = {"flip": config["augment"]["flip"], "translate": config["augment"]["translate"], **config["degrade"]}
     batches = Batches(x_train, y_train, config["batch_size"], seed, recipe, workers=4, max_queue_size=16)
@@ -90,19 +96,24 @@ def fit(model, data, state_dir: Path, config: dict, seed: int, resumed_epochs: i
     x_val, y_val = validation_arrays(x_val, y_val, seed, config["degrade"], config["validate_degraded"])
     history_csv, best_path = state_dir / "history.csv", state_dir / "best.weights.h5"
     best_so_far = best_epoch(history_csv)["val_loss"] if resumed_epochs and history_csv.exists() else None
+    budget = TimeBudget(config["time_budget_minutes"] * 60) if config.get("time_budget_minutes") else None
     callbacks = [
         keras.callbacks.CSVLogger(str(history_csv), append=True),
+        # Before the backup: an epoch the backup records as finished is already in MLflow.
+        *([MlflowEpochLogger()] if mlflow_on else []),
         # Before the EMA swap: the backup holds the raw weights, and the averages in the optimizer.
         keras.callbacks.BackupAndRestore(str(state_dir / "backup")),
         *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if config["ema_momentum"] else []),
         keras.callbacks.ModelCheckpoint(
-            str(best_path), monitor="val_loss", save_best_only=True, save_weights_only=True,
+            str(best_path),
+            monitor="val_loss",
+            save_best_only=True,
+            save_weights_only=True,
             initial_value_threshold=best_so_far,
         ),
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=config["early_stopping_patience"]),
         ThroughputLogger(config["batch_size"], len(batches)),
-        *([TimeBudget(config["time_budget_minutes"] * 60)] if config.get("time_budget_minutes") else []),
-        *([MlflowEpochLogger()] if mlflow_on else []),
+        *([budget] if budget else []),
     ]
     model.fit(
         batches,
@@ -112,7 +123,7 @@ def fit(model, data, state_dir: Path, config: dict, seed: int, resumed_epochs: i
         callbacks=callbacks,
         verbose=1 if sys.stdout.isatty() else 2,
     )
-    return best_path
+    return best_path, not (budget and budget.stopped)
 
 
 def train(
@@ -144,7 +155,14 @@ def train(
         mlflow.set_tags({"hardware": _hardware(), "framework": _framework(), "stage": "train"})
     _save_state(state_dir, state)
     resumed = _finished_epochs(state_dir / "backup")
-    best_path = fit(model, data, state_dir, config, seed, resumed, bool(mlflow))
+    try:
+        best_path, complete = fit(model, data, state_dir, config, seed, resumed, bool(mlflow))
+    except BaseException:
+        # The run is resumable: mark it killed rather than leave it active in this process (or "running"
+        # in the tracking store); the next run of the stage reopens it by id.
+        if mlflow:
+            mlflow.end_run(status="KILLED")
+        raise
     state["seconds_before"] += time.time() - started
     _save_state(state_dir, state)
 
@@ -157,7 +175,7 @@ def train(
     shutil.copyfile(state_dir / "history.csv", output_dir / "history.csv")
     summary = {
         "mlflow_run_id": state.get("mlflow_run_id"),
-        "complete": True,
+        "complete": complete,
         **best_epoch(output_dir / "history.csv"),
         "train_images": len(data["train"][0]),
         "val_images": len(data["val"][0]),

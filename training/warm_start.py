@@ -20,13 +20,19 @@ import numpy as np
 
 
 def _dequantised(interpreter, index: int) -> np.ndarray:
+    """A stored tensor in float: int8 kernels (per channel) and the int32 biases of full-integer models alike."""
     detail = next(d for d in interpreter.get_tensor_details() if d["index"] == index)
     values = interpreter.get_tensor(index)
     quantisation = detail["quantization_parameters"]
-    if values.dtype == np.int8:
-        scales = quantisation["scales"].reshape((-1,) + (1,) * (values.ndim - 1))
-        return values.astype(np.float32) * scales.astype(np.float32)
-    return values.astype(np.float32)
+    scales = quantisation["scales"]
+    if not np.issubdtype(values.dtype, np.integer) or scales.size == 0:
+        return values.astype(np.float32)
+    # Per-channel parameters broadcast along the quantised axis; per-tensor ones are a single value.
+    shape = [1] * values.ndim
+    if scales.size > 1:
+        shape[quantisation["quantized_dimension"]] = -1
+    zero_points = quantisation["zero_points"].astype(np.float32).reshape(shape)
+    return (values.astype(np.float32) - zero_points) * scales.astype(np.float32).reshape(shape)
 
 
 def tflite_layer_weights(path: Path) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -47,20 +53,25 @@ def tflite_layer_weights(path: Path) -> list[tuple[str, np.ndarray, np.ndarray]]
         if kernel_index in seen:
             continue
         seen.add(kernel_index)
-        kernel, bias = _dequantised(interpreter, kernel_index), _dequantised(interpreter, bias_index)
+        kernel = _dequantised(interpreter, kernel_index)
+        # A layer exported without a bias has none in the graph (index -1): its bias is zero.
+        bias = _dequantised(interpreter, bias_index) if bias_index >= 0 else np.zeros(kernel.shape[0], np.float32)
         # TFLite stores convolution kernels OHWI and dense kernels [out, in]; Keras wants HWIO and [in, out].
         kernel = kernel.transpose(1, 2, 3, 0) if op["op_name"] == "CONV_2D" else kernel.T
         layers.append((op["op_name"], kernel, bias))
     return layers
 
 
-def load_tflite_weights(model: keras.Model, path: Path, temperature: float, flip_averaged: bool) -> None:
+def load_tflite_weights(
+    model: keras.Model, path: Path, temperature: float, flip_averaged: bool, logit_shift: float = 0.0
+) -> None:
     """Set `model`'s convolution and dense weights from an exported imageauth TFLite file.
 
     The export folded two things into the output layer: the calibration
-    temperature (W / T) and, for a flip-averaged graph, the average of the two
-    views' features (an Add followed by W / 2). Both are undone so that the
-    model starts from the raw logits it was trained to produce.
+    (W / T and (b + logit_shift) / T, Platt scaling's shift being zero for
+    temperature scaling) and, for a flip-averaged graph, the average of the
+    two views' features (an Add followed by W / 2). Both are undone so that
+    the model starts from the raw logits it was trained to produce.
     """
     layers = tflite_layer_weights(path)
     targets = [layer for layer in model.get_layer("vgg16").layers if isinstance(layer, keras.layers.Conv2D)]
@@ -74,7 +85,7 @@ def load_tflite_weights(model: keras.Model, path: Path, temperature: float, flip
         layer.set_weights([kernel, bias])
     output = model.get_layer("probability_fake")
     kernel, bias = output.get_weights()
-    output.set_weights([kernel * temperature * (2.0 if flip_averaged else 1.0), bias * temperature])
+    output.set_weights([kernel * temperature * (2.0 if flip_averaged else 1.0), bias * temperature - logit_shift])
 
 
 def _sha256(path: Path) -> str:
@@ -97,9 +108,11 @@ def initialise(model: keras.Model, init_from: str | None) -> dict | None:
         digest = _sha256(tflite)
         if not digest.startswith(card["version"]):
             raise ValueError(f"{tflite} does not match its card (version {card['version']}, sha256 {digest})")
-        temperature = card.get("calibration", {}).get("temperature", 1.0)
+        calibration = card.get("calibration", {})
         flip = card.get("flip_average", {}).get("enabled", False)
-        load_tflite_weights(model, tflite, temperature, flip)
+        load_tflite_weights(
+            model, tflite, calibration.get("temperature", 1.0), flip, calibration.get("logit_shift", 0.0)
+        )
         return {
             "source": str(path),
             "kind": "dequantised weights of an exported model",

@@ -10,7 +10,6 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from training.layers import HorizontalFlip
 from training.prepare_base_model import build_model
 
 MODEL_CONFIG = {"image_size": 32, "weights": None, "dense_units": 8, "dropout": 0.0}
@@ -85,36 +84,34 @@ def distinct_model(seed: int, config: dict = MODEL_CONFIG) -> keras.Model:
     return model
 
 
-def export_like_the_pipeline(model: keras.Model, folder: Path, temperature: float) -> Path:
-    """`model` as the export stage ships it: temperature folded in, flip-averaged, dynamic-range TFLite.
+def export_like_the_pipeline(
+    model: keras.Model, folder: Path, temperature: float, logit_shift: float = 0.0, variant: str = "dynamic_range"
+) -> Path:
+    """`model` as the export stage ships it: calibration folded in, flip-averaged, converted to TFLite.
 
-    Writes `model.tflite` and a card `model.json` whose `version` is the file's
-    SHA-256 prefix, the two things `train.init_from` reads from a folder.
+    Uses the export stage's own graph surgery and converter, and writes
+    `model.tflite` and a card `model.json` whose `version` is the file's
+    SHA-256 prefix: the two things `train.init_from` reads from a folder.
     """
-    import tensorflow as tf
+    from training.export import convert
+    from training.graph import load_trained_model
 
-    served = build_model(seed=0, **{**_config_of(model), "weights": None})
-    served.set_weights(model.get_weights())
-    output = served.get_layer("probability_fake")
-    kernel, bias = output.get_weights()
-    output.set_weights([kernel / temperature, bias / temperature])
-    features = keras.Model(served.inputs, served.get_layer("head_dropout").output)
-    image = keras.Input(shape=(32, 32, 3), name="image")
-    averaged = keras.layers.Average()([features(image), features(HorizontalFlip()(image))])
-    graph = keras.Model(image, output(averaged))
     with tempfile.TemporaryDirectory() as directory:
-        graph.export(f"{directory}/saved_model", verbose=False)
-        converter = tf.lite.TFLiteConverter.from_saved_model(f"{directory}/saved_model")
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        model_bytes = converter.convert()
+        weights = Path(directory) / "model.weights.h5"
+        model.save_weights(weights)
+        served = load_trained_model(weights, _config_of(model), temperature, True, logit_shift)
+        served.export(f"{directory}/saved_model", verbose=False)
+        # Calibration images for full-integer quantisation: the tiny dataset and uniform noise, what tests feed.
+        noise = np.random.default_rng(8).integers(0, 256, (16, 32, 32, 3), dtype=np.uint8)
+        representative = np.concatenate([tiny_data()["train"][0], noise]).astype(np.float32)
+        model_bytes = convert(Path(directory) / "saved_model", variant, representative)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "model.tflite").write_bytes(model_bytes)
     card = {
         "version": hashlib.sha256(model_bytes).hexdigest()[:12],
-        "variant": "dynamic_range",
+        "variant": variant,
         "threshold": 0.5,
-        "calibration": {"temperature": temperature},
+        "calibration": {"temperature": temperature, "logit_shift": logit_shift},
         "flip_average": {"enabled": True},
         "training": {"mlflow_run_id": "0123456789abcdef"},
         "metrics": {"accuracy": 0.5},

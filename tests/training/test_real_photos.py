@@ -53,11 +53,24 @@ def _fake_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: byte
     (root / "usr/share/pics/photo.png").write_bytes(listed if content is None else content)
     monkeypatch.setattr(real_photos, "fetch_deb", lambda name, version, scratch: (root, version + "+local"))
     curated_list = tmp_path / "list.json"
-    curated_list.write_text(json.dumps({
-        "packages": {"some-photos": {"kind": "deb", "version": "1.0-1"}},
-        "photos": [{"name": "some_photo.png", "package": "some-photos", "path": "usr/share/pics/photo.png",
-                    "licence": "CC0-1.0", "sha256": hashlib.sha256(listed).hexdigest(), "width": 400, "height": 300}],
-    }))
+    curated_list.write_text(
+        json.dumps(
+            {
+                "packages": {"some-photos": {"kind": "deb", "version": "1.0-1"}},
+                "photos": [
+                    {
+                        "name": "some_photo.png",
+                        "package": "some-photos",
+                        "path": "usr/share/pics/photo.png",
+                        "licence": "CC0-1.0",
+                        "sha256": hashlib.sha256(listed).hexdigest(),
+                        "width": 400,
+                        "height": 300,
+                    }
+                ],
+            }
+        )
+    )
     return curated_list
 
 

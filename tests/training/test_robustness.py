@@ -50,8 +50,10 @@ def test_perturbation_leaves_a_flat_image_nearly_flat(name: str) -> None:
 
 
 def test_blur_removes_high_frequencies_in_order_of_sigma(images: np.ndarray) -> None:
-    energy = [high_frequency_energy(batch) for batch in
-              (images, PERTURBATIONS["blur_0.5"](images), PERTURBATIONS["blur_1.0"](images))]
+    energy = [
+        high_frequency_energy(batch)
+        for batch in (images, PERTURBATIONS["blur_0.5"](images), PERTURBATIONS["blur_1.0"](images))
+    ]
     assert energy[0] > 1.5 * energy[1] > 1.5 * energy[2]
 
 
@@ -89,13 +91,27 @@ def test_table_figures_match_a_hand_computation() -> None:
     rows = robustness_table(images, labels, brightness, threshold=0.5, perturbations=darken)
     clean, darkened = rows
     # Clean verdicts (>= 127.5 is fake): real, real, FAKE | fake, REAL, fake -> 4 of 6 right.
-    assert clean == pytest.approx({"condition": "clean", "accuracy": 4 / 6, "roc_auc": 7 / 9,
-                                   "false_positive_rate": 1 / 3, "false_negative_rate": 1 / 3,
-                                   "flipped_vs_clean": 0.0})
+    assert clean == pytest.approx(
+        {
+            "condition": "clean",
+            "accuracy": 4 / 6,
+            "roc_auc": 7 / 9,
+            "false_positive_rate": 1 / 3,
+            "false_negative_rate": 1 / 3,
+            "flipped_vs_clean": 0.0,
+        }
+    )
     # Darkened, everything is called real: 3 of 6 right; the three fake verdicts flipped.
-    assert darkened == pytest.approx({"condition": "darken", "accuracy": 0.5, "roc_auc": 7 / 9,
-                                      "false_positive_rate": 0.0, "false_negative_rate": 1.0,
-                                      "flipped_vs_clean": 0.5})
+    assert darkened == pytest.approx(
+        {
+            "condition": "darken",
+            "accuracy": 0.5,
+            "roc_auc": 7 / 9,
+            "false_positive_rate": 0.0,
+            "false_negative_rate": 1.0,
+            "flipped_vs_clean": 0.5,
+        }
+    )
 
 
 def test_table_has_one_row_per_condition_and_reuses_clean_probabilities(images: np.ndarray) -> None:

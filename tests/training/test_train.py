@@ -68,21 +68,21 @@ def served_batches(monkeypatch) -> list[tuple[int, int]]:
     return served
 
 
-def kill_after_epoch(monkeypatch, epoch_index: int) -> None:
-    """End the process (as far as the trainer can tell) once `epoch_index` is fully recorded.
+def kill_after_epoch(monkeypatch, epoch_index: int, callback: type = trainer.ThroughputLogger) -> None:
+    """End the process (as far as the trainer can tell) in `callback`'s end of epoch `epoch_index`.
 
-    The MLflow logger is the last callback of the trainer, so the epoch's
-    history row, backup, checkpoint and metrics are all written when this
+    The default is one of the trainer's last callbacks, so the epoch's history
+    row, MLflow metrics, backup and checkpoint are all written when this
     raises, as when a session ends between two epochs.
     """
-    log_epoch = trainer.MlflowEpochLogger.on_epoch_end
+    finish_epoch = callback.on_epoch_end
 
     def on_epoch_end(self, epoch, logs=None):
-        log_epoch(self, epoch, logs)
+        finish_epoch(self, epoch, logs)
         if epoch == epoch_index:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(trainer.MlflowEpochLogger, "on_epoch_end", on_epoch_end)
+    monkeypatch.setattr(callback, "on_epoch_end", on_epoch_end)
 
 
 def run(base_model: Path, root: Path, config: dict | None = None, data: dict | None = None) -> dict:
@@ -159,6 +159,29 @@ def test_a_killed_run_resumes_its_schedule_data_order_and_mlflow_run(
     np.testing.assert_allclose(logged, planned, rtol=1e-5)
     assert client.get_run(killed_run).data.metrics["best_val_loss"] == pytest.approx(summary["val_loss"])
     assert not (tmp_path / "state").exists()  # a finished run leaves no state behind
+
+
+def test_an_epoch_the_backup_counts_as_finished_is_already_in_mlflow(base_model, tmp_path, tracking_store, monkeypatch):
+    """Killed just after the backup of epoch 0 was written: a restart will skip that epoch, so its metrics
+    must already be logged; and the run is left KILLED, not active, whatever ended it."""
+    with monkeypatch.context() as patch:
+        kill_after_epoch(patch, 0, keras.callbacks.BackupAndRestore)
+        with pytest.raises(KeyboardInterrupt):
+            run(base_model, tmp_path)
+    killed_run = json.loads((tmp_path / "state/state.json").read_text())["mlflow_run_id"]
+    assert trainer._finished_epochs(tmp_path / "state/backup") == 1
+    assert mlflow.active_run() is None
+    client = mlflow.MlflowClient()
+    assert client.get_run(killed_run).info.status == "KILLED"
+    assert [point.step for point in client.get_metric_history(killed_run, "val_loss")] == [0]
+
+
+def test_a_time_budget_cut_is_recorded_as_incomplete(base_model, tmp_path, monkeypatch):
+    """Early stopping is part of the recipe; a budget that stops the plan early is not, and train.json says so."""
+    monkeypatch.setenv("IMAGEAUTH_MLFLOW", "off")
+    summary = run(base_model, tmp_path, {"time_budget_minutes": 1e-6})
+    assert summary["epochs_run"] == 1 and summary["complete"] is False
+    assert json.loads((tmp_path / "models/train.json").read_text())["complete"] is False
 
 
 def test_changed_parameters_discard_the_interrupted_state(base_model, tmp_path, tracking_store, monkeypatch, capsys):
