@@ -27,7 +27,7 @@ import numpy as np
 from training.arrays import load_split
 from training.graph import load_trained_model, logit_function
 from training.metrics import (
-    apply_temperature,
+    apply_calibration,
     band_metrics,
     choose_threshold,
     classification_metrics,
@@ -63,7 +63,7 @@ def calibrate(method: str, y_val, val_logits, y_test, test_logits) -> tuple[dict
         "val_ece_uncalibrated": expected_calibration_error(y_val, val_probabilities),
         "test_ece_uncalibrated": expected_calibration_error(y_test, test_probabilities),
     }
-    calibrated = (apply_temperature(logits, temperature, shift) for logits in (val_logits, test_logits))
+    calibrated = (apply_calibration(logits, temperature, shift) for logits in (val_logits, test_logits))
     return report, *calibrated
 
 
@@ -88,7 +88,6 @@ def evaluate(
     calibration, val_probabilities, test_probabilities = calibrate(
         section["calibration"], y_val, val_logits, y_test, test_logits
     )
-    temperature, shift = calibration["temperature"], calibration["logit_shift"]
     threshold = choose_threshold(y_val, val_probabilities, section["threshold"], section["target_fpr"])
     band = unsure_band(
         y_val, val_probabilities, threshold, section["unsure_accuracy"], section.get("unsure_confidence", 0.0)
@@ -96,8 +95,6 @@ def evaluate(
     report = {
         "threshold": threshold,
         "threshold_strategy": section["threshold"],
-        "temperature": temperature,
-        "logit_shift": shift,
         "calibration": calibration,
         "flip_average": flip,
         "unsure_band": {**band, "test": band_metrics(y_test, test_probabilities, threshold, band["low"], band["high"])},
@@ -107,7 +104,7 @@ def evaluate(
     }
 
     def served(images: np.ndarray) -> np.ndarray:
-        return apply_temperature(logits(images), temperature, shift)
+        return apply_calibration(logits(images), calibration["temperature"], calibration["logit_shift"])
 
     rows = robustness.robustness_table(x_test, y_test, served, threshold, clean_probability=test_probabilities)
     photos = (

@@ -74,8 +74,8 @@ def log_to_mlflow(train_info_path: Path, report: dict, robust: dict, plots_dir: 
         mlflow.log_metrics(
             {
                 "threshold": report["threshold"],
-                "temperature": report["temperature"],
-                "logit_shift": report.get("logit_shift", 0.0),
+                "temperature": report["calibration"]["temperature"],
+                "logit_shift": report["calibration"]["logit_shift"],
                 "unsure_low": band["low"],
                 "unsure_high": band["high"],
             }

@@ -107,9 +107,9 @@ def export(
     model = load_trained_model(
         train_dir / "model.weights.h5",
         model_config,
-        evaluation["temperature"],
+        evaluation["calibration"]["temperature"],
         evaluation["flip_average"],
-        evaluation.get("logit_shift", 0.0),
+        evaluation["calibration"]["logit_shift"],
     )
     x_train, _ = load_split(data_dir, "train")
     x_test, y_test = load_split(data_dir, "test")

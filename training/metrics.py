@@ -28,7 +28,7 @@ def sigmoid(logits: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-np.asarray(logits, np.float64)))
 
 
-def apply_temperature(logits: np.ndarray, temperature: float, shift: float = 0.0) -> np.ndarray:
+def apply_calibration(logits: np.ndarray, temperature: float, shift: float = 0.0) -> np.ndarray:
     """Calibrated P(fake): sigmoid((logit + shift) / T); shift is 0 for temperature scaling."""
     return sigmoid((np.asarray(logits, np.float64) + shift) / temperature)
 
@@ -121,6 +121,9 @@ def classification_metrics(labels: np.ndarray, probabilities: np.ndarray, thresh
     }
 
 
+LOW_ROWS_PER_BLOCK = 256
+
+
 def unsure_band(
     labels: np.ndarray, probabilities: np.ndarray, threshold: float, target_accuracy: float, confidence: float = 0.0
 ) -> dict:
@@ -138,7 +141,8 @@ def unsure_band(
     verdicts the model gets wrong most often, and every image inside it is an
     "unsure" answer a user gets instead of a verdict. Candidates are the
     split's own probabilities (plus the threshold itself), so the search is
-    exact; cumulative counts make each of the (low, high) pairs O(1).
+    exact; cumulative counts make each of the (low, high) pairs O(1), and
+    the pairs are scanned a block of rows at a time to keep memory linear.
     """
     probabilities = np.asarray(probabilities, np.float64)
     labels = np.asarray(labels).astype(int)
@@ -149,24 +153,25 @@ def unsure_band(
     correct_below = np.concatenate([[0], np.cumsum(y == 0)])
     correct_above = np.concatenate([np.cumsum((y == 1)[::-1])[::-1], [0]])
     split = int(np.searchsorted(p, threshold, side="left"))
-    lows = np.arange(0, split + 1)  # images below index `low` are outside the band, called real
     highs = np.arange(split, count + 1)  # images from index `high` on are outside, called fake
-    outside = lows[:, None] + (count - highs[None, :])
-    correct = correct_below[lows][:, None] + correct_above[highs][None, :]
-    accuracy = np.where(outside > 0, correct / np.maximum(outside, 1), 0.0)
-    inside = highs[None, :] - lows[:, None]
-    feasible = accuracy >= target_accuracy
-    if confidence and feasible.any():
-        # The bound is never above the point estimate: only pairs already feasible need it.
-        hits = np.nonzero(feasible)
-        hit_correct, hit_outside = correct[hits], outside[hits]
-        feasible[hits] = beta.ppf(1 - confidence, hit_correct, hit_outside - hit_correct + 1) >= target_accuracy
-    if not feasible.any():
-        low_index, high_index = 0, count
-    else:
-        candidates = np.where(feasible, inside, count + 1)
-        low_index, high_index = np.unravel_index(int(np.argmin(candidates)), candidates.shape)
-        low_index, high_index = int(lows[low_index]), int(highs[high_index])
+    best = (count + 1, 0, count)  # (images inside, low index, high index); no feasible pair: everything inside
+    # Rows of low indices a block at a time: the whole (low, high) table is O(N^2) (a GB at 9,000 images).
+    for start in range(0, split + 1, LOW_ROWS_PER_BLOCK):
+        lows = np.arange(start, min(start + LOW_ROWS_PER_BLOCK, split + 1))  # images below `low` are called real
+        outside = lows[:, None] + (count - highs[None, :])
+        correct = correct_below[lows][:, None] + correct_above[highs][None, :]
+        feasible = (outside > 0) & (correct / np.maximum(outside, 1) >= target_accuracy)
+        if confidence and feasible.any():
+            # The bound is never above the point estimate: only pairs already feasible need it.
+            hits = np.nonzero(feasible)
+            hit_correct, hit_outside = correct[hits], outside[hits]
+            feasible[hits] = beta.ppf(1 - confidence, hit_correct, hit_outside - hit_correct + 1) >= target_accuracy
+        if feasible.any():
+            inside = np.where(feasible, highs[None, :] - lows[:, None], count + 1)
+            row, column = np.unravel_index(int(np.argmin(inside)), inside.shape)
+            if inside[row, column] < best[0]:  # strict: the first narrowest pair, as one argmin over the table
+                best = (int(inside[row, column]), int(lows[row]), int(highs[column]))
+    _, low_index, high_index = best
     low = float(p[low_index]) if low_index < count else 1.0
     low = min(low, threshold)
     high = float(p[high_index]) if high_index < count else 1.0

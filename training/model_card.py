@@ -118,11 +118,12 @@ def unsure_band(evaluation: dict) -> dict:
 
 def calibration(evaluation: dict) -> dict:
     """How served probabilities were calibrated: P = sigmoid((logit + logit_shift) / temperature)."""
-    method = evaluation.get("calibration", {}).get("method", "temperature")
+    fitted = evaluation["calibration"]
+    method = fitted["method"]
     return {
         "method": method,
-        "temperature": evaluation["temperature"],
-        "logit_shift": evaluation.get("logit_shift", 0.0),
+        "temperature": fitted["temperature"],
+        "logit_shift": fitted["logit_shift"],
         "note": (
             f"{method} scaling fitted on the validation split and folded into the output layer: "
             "P(fake) = sigmoid((logit + logit_shift) / temperature) of the trained model's logit"

@@ -3,8 +3,9 @@
 Training (`training.ingest`) and every serving path (HTTP API, blob trigger,
 CLI) turn image bytes into model input by calling `load_image`, and nothing
 else. The model graph does the rest (VGG16's own `preprocess_input`), so a
-train/serve skew can only come from this file, and `tests/test_skew.py`
-checks both sides against it.
+train/serve skew can only come from this file and the two it calls
+(`imageauth.decode_limits` for the bounds, `imageauth.pixels` for the pixel
+work of steps 5-6), and `tests/test_skew.py` checks both sides against it.
 
 The model input is RGB uint8 pixels, `size` x `size`, made as follows:
 
@@ -43,24 +44,11 @@ from PIL import Image, JpegImagePlugin
 
 from imageauth import decode_limits
 from imageauth.decode_limits import DEFAULT_MAX_DECODE_BYTES, CappedReader, TooComplex
+from imageauth.pixels import TRANSPOSE_FOR_ORIENTATION, exif_orientation, reduce_center_square
 
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
 DEFAULT_MAX_PIXELS = 50_000_000
 DRAFT_FACTOR = 4
-# Box reduction stops at this multiple of the target size; Lanczos does the rest (Pillow's `reducing_gap`).
-REDUCING_GAP = 3
-# Rows converted at a time: a band of a 50-megapixel square is a few megabytes.
-BAND_PIXELS = 1 << 20
-EXIF_ORIENTATION = 0x0112
-TRANSPOSE_FOR_ORIENTATION = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
-}
 # Leading bytes of the allowed formats (WebP is checked apart: RIFF....WEBP).
 SIGNATURES = (
     b"\xff\xd8\xff",  # JPEG
@@ -139,7 +127,7 @@ class OpenedImage:
         image = self.image
         try:
             image.load()
-            orientation = _orientation(image)
+            orientation = exif_orientation(image)
             square = reduce_center_square(image, self.size)
             method = TRANSPOSE_FOR_ORIENTATION.get(orientation)
             if method is not None:
@@ -236,55 +224,3 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
             422,
         )
     return image
-
-
-def _orientation(image: Image.Image) -> int:
-    try:
-        return int(image.getexif().get(EXIF_ORIENTATION, 1))
-    except Exception:  # noqa: BLE001 - a corrupt EXIF block must not lose the picture
-        return 1
-
-
-def to_rgb(image: Image.Image) -> Image.Image:
-    """Map any Pillow mode to 8-bit RGB in the one documented way (see the module docstring)."""
-    mode = image.mode
-    if mode == "RGB":
-        return image
-    if mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
-        grey = np.asarray(image, dtype=np.float64)
-        # Float greys are taken as already 0-255; integer greys as 16-bit (0-65535).
-        grey = np.clip(grey, 0, 255) if mode == "F" else np.clip(grey, 0, 65535) / 257.0
-        return Image.fromarray(np.round(grey).astype(np.uint8), "L").convert("RGB")
-    if mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode == "P" and "transparency" in image.info):
-        rgba = image if mode == "RGBA" else image.convert("RGBA")
-        # Pasting through the alpha channel onto white gives alpha_composite's pixels exactly,
-        # with two images instead of four (each band is allocated anew).
-        background = Image.new("RGB", rgba.size, (255, 255, 255))
-        background.paste(rgba, (0, 0), rgba)
-        return background
-    return image.convert("RGB")
-
-
-def reduce_center_square(image: Image.Image, size: int) -> Image.Image:
-    """The largest centred square in RGB, box-reduced to no less than `REDUCING_GAP` x `size`.
-
-    Bands of rows are cut, converted and reduced one at a time, so memory
-    beyond the decoded image is a band plus the small result. The square's
-    side is trimmed to a multiple of the reduction factor (at most factor - 1
-    pixels), so every output pixel averages a full block.
-    """
-    width, height = image.size
-    factor = max(1, min(width, height) // (size * REDUCING_GAP))
-    side = min(width, height) // factor * factor
-    left, top = (width - side) // 2, (height - side) // 2
-    if factor == 1:
-        return to_rgb(image.crop((left, top, left + side, top + side)))
-    if image.mode == "RGB":
-        return image.reduce(factor, box=(left, top, left + side, top + side))
-    result = Image.new("RGB", (side // factor, side // factor))
-    band = max(1, BAND_PIXELS // (side * factor)) * factor
-    for y in range(0, side, band):
-        rows = min(band, side - y)
-        piece = to_rgb(image.crop((left, top + y, left + side, top + y + rows)))
-        result.paste(piece.reduce(factor), (0, y // factor))
-    return result

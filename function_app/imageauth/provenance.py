@@ -41,7 +41,7 @@ MAX_ACTIONS = 20
 MAX_CODES = 20
 # Names from a manifest are the signer's words, echoed to the client: at most this long each.
 MAX_NAME_CHARS = 200
-# Modes that `preprocess.to_rgb` composites on white; keep the two in step.
+# Modes that `pixels.to_rgb` composites on white; keep the two in step.
 ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "La", "RGBa"})
 
 

@@ -8,7 +8,7 @@ from small_models import MODEL_CONFIG, save_moderate_model
 
 from training.graph import load_trained_model, predict_logits
 from training.metrics import (
-    apply_temperature,
+    apply_calibration,
     choose_threshold,
     expected_calibration_error,
     fit_platt,
@@ -34,19 +34,19 @@ def test_scaling_lowers_ece_on_unseen_data_and_keeps_every_decision() -> None:
     val_labels, val_logits = _overconfident(5000, temperature=2.5, seed=1)
     test_labels, test_logits = _overconfident(5000, temperature=2.5, seed=2)
     temperature = fit_temperature(val_labels, val_logits)
-    raw, calibrated = sigmoid(test_logits), apply_temperature(test_logits, temperature)
+    raw, calibrated = sigmoid(test_logits), apply_calibration(test_logits, temperature)
     assert expected_calibration_error(test_labels, calibrated) < expected_calibration_error(test_labels, raw) / 2
     # Monotone: the image order, hence ROC and every thresholded decision, is unchanged.
     assert (np.argsort(calibrated) == np.argsort(raw)).all()
     threshold = choose_threshold(val_labels, sigmoid(val_logits), "max_accuracy", 0.05)
-    moved = apply_temperature(np.log(threshold / (1 - threshold)), temperature)
+    moved = apply_calibration(np.log(threshold / (1 - threshold)), temperature)
     assert ((raw >= threshold) == (calibrated >= moved)).all()
 
 
 def test_saturated_probabilities_keep_their_logits() -> None:
     """Logits of 40 and 80 are both P = 1.0 in float32, but not after dividing by a temperature of 10."""
     assert (np.float32(sigmoid(np.array([40.0, 80.0]))) == 1.0).all()
-    calibrated = apply_temperature(np.array([40.0, 80.0]), 10.0)
+    calibrated = apply_calibration(np.array([40.0, 80.0]), 10.0)
     assert calibrated[0] < 0.99 < calibrated[1]
 
 
@@ -64,7 +64,7 @@ def test_folded_temperature_gives_the_scaled_probabilities(tmp_path) -> None:
     np.testing.assert_allclose(sigmoid(logits), raw, atol=1e-6)
     folded = load_trained_model(path, MODEL_CONFIG, temperature=3.0).predict(images, verbose=0).reshape(-1)
     assert ((raw > 0.01) & (raw < 0.99)).all()
-    np.testing.assert_allclose(folded, apply_temperature(logits, 3.0), atol=1e-5)
+    np.testing.assert_allclose(folded, apply_calibration(logits, 3.0), atol=1e-5)
     assert np.abs(folded - 0.5).max() < np.abs(raw - 0.5).max() / 2
 
 
@@ -86,8 +86,8 @@ def test_platt_recovers_scale_and_shift() -> None:
 def test_platt_fixes_a_bias_that_no_temperature_can() -> None:
     val_labels, val_logits = _biased(8000, scale=1.5, shift=1.2, seed=6)
     test_labels, test_logits = _biased(8000, scale=1.5, shift=1.2, seed=7)
-    by_temperature = apply_temperature(test_logits, fit_temperature(val_labels, val_logits))
-    by_platt = apply_temperature(test_logits, *fit_platt(val_labels, val_logits))
+    by_temperature = apply_calibration(test_logits, fit_temperature(val_labels, val_logits))
+    by_platt = apply_calibration(test_logits, *fit_platt(val_labels, val_logits))
     assert expected_calibration_error(test_labels, by_platt) < 0.02  # ~1 %: 15 bins' sampling noise
     assert expected_calibration_error(test_labels, by_temperature) > 2 * expected_calibration_error(
         test_labels, by_platt
@@ -100,6 +100,6 @@ def test_folded_shift_gives_the_platt_probabilities(tmp_path) -> None:
     logits = predict_logits(load_trained_model(path, MODEL_CONFIG), images)
     folded = load_trained_model(path, MODEL_CONFIG, temperature=1.5, logit_shift=0.8)
     np.testing.assert_allclose(
-        folded.predict(images, verbose=0).reshape(-1), apply_temperature(logits, 1.5, 0.8), atol=1e-5
+        folded.predict(images, verbose=0).reshape(-1), apply_calibration(logits, 1.5, 0.8), atol=1e-5
     )
-    assert np.abs(apply_temperature(logits, 1.5, 0.8) - apply_temperature(logits, 1.5)).max() > 0.01
+    assert np.abs(apply_calibration(logits, 1.5, 0.8) - apply_calibration(logits, 1.5)).max() > 0.01

@@ -6,7 +6,7 @@ import numpy as np
 from small_models import MODEL_CONFIG, save_moderate_model
 
 from training.graph import load_trained_model, predict_logits
-from training.metrics import apply_temperature
+from training.metrics import apply_calibration
 
 
 def _images(count: int = 12) -> np.ndarray:
@@ -35,6 +35,6 @@ def test_wrapped_graph_equals_the_averaged_logits_that_evaluate_calibrates(tmp_p
     assert np.abs(averaged_logits - single_logits).max() > 1e-3
     exported = load_trained_model(path, MODEL_CONFIG, temperature=2.0, flip_average=True)
     np.testing.assert_allclose(
-        exported.predict(images, verbose=0).reshape(-1), apply_temperature(averaged_logits, 2.0), atol=1e-5
+        exported.predict(images, verbose=0).reshape(-1), apply_calibration(averaged_logits, 2.0), atol=1e-5
     )
     assert exported.input_shape == plain.input_shape and exported.output_shape == plain.output_shape

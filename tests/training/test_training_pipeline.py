@@ -164,8 +164,9 @@ def test_export_serves_the_calibrated_probabilities_that_evaluate_reported(proje
     export = json.loads((project / "metrics/export.json").read_text())
     card = json.loads((project / "models/export/model.json").read_text())
     assert evaluation["calibration"]["method"] == card["calibration"]["method"] == "platt"
-    assert card["calibration"]["temperature"] == evaluation["temperature"] != 1.0
-    assert card["calibration"]["logit_shift"] == evaluation["logit_shift"] != 0.0
+    assert card["calibration"]["temperature"] == evaluation["calibration"]["temperature"] != 1.0
+    assert card["calibration"]["logit_shift"] == evaluation["calibration"]["logit_shift"] != 0.0
+    assert "temperature" not in evaluation  # one copy, in `calibration`
     # Export recomputes the Keras probabilities from the folded model; evaluate scaled them in numpy.
     assert export["keras"]["ece"] == pytest.approx(evaluation["test"]["ece"], abs=1e-3)
     assert export["keras"]["accuracy"] == pytest.approx(evaluation["test"]["accuracy"], abs=0.006)
@@ -200,7 +201,7 @@ def test_tflite_variants_match_keras_within_stated_tolerances(project: Path):
     (`test_exported_model_card_and_variants`).
     """
     variants = json.loads((project / "metrics/export.json").read_text())["variants"]
-    temperature = json.loads((project / "metrics/evaluate.json").read_text())["temperature"]
+    temperature = json.loads((project / "metrics/evaluate.json").read_text())["calibration"]["temperature"]
     assert variants["float32"]["max_abs_diff_vs_keras"] < 1e-4
     assert variants["float32"]["verdict_agreement_vs_keras"] == 1.0
     assert variants["dynamic_range"]["mean_abs_diff_vs_keras"] < 0.02 / min(temperature, 1.0)

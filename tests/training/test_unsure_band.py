@@ -62,3 +62,16 @@ def test_a_bounded_band_keeps_its_promise_on_new_images_more_often() -> None:
             accuracy = band_metrics(fresh_labels, fresh, 0.5, band["low"], band["high"])["accuracy_outside"]
             held[confidence] += accuracy >= 0.99
     assert held[0.9] >= 30 > held[0.0] + 5
+
+
+def test_scanning_in_blocks_finds_the_same_band_as_one_table(monkeypatch) -> None:
+    """Memory stays linear (rows of the (low, high) table a block at a time); the chosen band must not move."""
+    import training.metrics
+
+    labels, probabilities = _scores(1500, seed=7)
+    bands = []
+    for rows in (10_000, 7, 1):
+        monkeypatch.setattr(training.metrics, "LOW_ROWS_PER_BLOCK", rows)
+        bands.append([unsure_band(labels, probabilities, 0.5, 0.97, confidence=c) for c in (0.0, 0.9)])
+    assert bands[0] == bands[1] == bands[2]
+    assert bands[0][0]["low"] < 0.5 < bands[0][0]["high"]  # a real band, not the whole range
