@@ -13,20 +13,13 @@ import logging
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from imageauth.coded_error import CodedError
+
 logger = logging.getLogger("imageauth.api")
 
 
-class RequestError(Exception):
-    """A request the API cannot serve, with its HTTP status and a stable code."""
-
-    def __init__(self, code: str, message: str, status: int) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
-
-    def to_dict(self) -> dict[str, str]:
-        return {"code": self.code, "message": self.message}
+class RequestError(CodedError):
+    """A request the API cannot serve."""
 
 
 def error_response(code: str, message: str, status: int) -> JSONResponse:

@@ -43,6 +43,7 @@ import numpy as np
 from PIL import Image, JpegImagePlugin
 
 from imageauth import decode_limits
+from imageauth.coded_error import CodedError
 from imageauth.decode_limits import DEFAULT_MAX_DECODE_BYTES, CappedReader, TooComplex
 from imageauth.pixels import TRANSPOSE_FOR_ORIENTATION, exif_orientation, reduce_center_square
 
@@ -67,17 +68,8 @@ SIGNATURES = (
 Image.MAX_IMAGE_PIXELS = None
 
 
-class ImageError(ValueError):
-    """An input that cannot become model input; carries the HTTP status and a stable code."""
-
-    def __init__(self, code: str, message: str, status: int) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
-
-    def to_dict(self) -> dict[str, str]:
-        return {"code": self.code, "message": self.message}
+class ImageError(CodedError, ValueError):
+    """An input that cannot become model input."""
 
 
 def empty_input() -> ImageError:
