@@ -5,7 +5,7 @@ The export stage measures every variant in one run (whole test split through
 invokes, one thread); this script prints those numbers as a table with ratios
 to float32 and writes them to bench/results/variants.json.
 
-Usage: python bench/variants.py [metrics/cifake/export.json]
+Usage: python bench/variants.py [metrics/export.json]
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from tabulate import tabulate
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("export_json", type=Path, nargs="?", default=Path("metrics/cifake/export.json"))
+    parser.add_argument("export_json", type=Path, nargs="?", default=Path("metrics/export.json"))
     parser.add_argument("--output", type=Path, default=Path("bench/results/variants.json"))
     arguments = parser.parse_args()
     export = json.loads(arguments.export_json.read_text())
