@@ -15,6 +15,7 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
+from training.metrics import THRESHOLD_NOTES
 from training.params import load_yaml
 
 # A model may claim images larger than twice its input only with evidence: at most this share
@@ -154,7 +155,7 @@ def model_card(
         "labels": context["labels"],
         "threshold": evaluation["threshold"],
         "threshold_strategy": evaluation["threshold_strategy"],
-        "threshold_note": "chosen on the validation split (carved from train), never on test",
+        "threshold_note": THRESHOLD_NOTES[evaluation["threshold_strategy"]],
         "unsure_band": unsure_band(evaluation),
         "scope": scope(config["image_size"], robust),
         "calibration": calibration(evaluation),

@@ -103,3 +103,27 @@ def test_folded_shift_gives_the_platt_probabilities(tmp_path) -> None:
         folded.predict(images, verbose=0).reshape(-1), apply_calibration(logits, 1.5, 0.8), atol=1e-5
     )
     assert np.abs(apply_calibration(logits, 1.5, 0.8) - apply_calibration(logits, 1.5)).max() > 0.01
+
+
+def test_the_calibrated_rule_does_not_wander_and_loses_nothing_to_the_arg_max() -> None:
+    """Why `evaluate.threshold: calibrated`: on calibrated scores, each validation split's most accurate
+    threshold lands somewhere different on a flat plateau, and on fresh images it is no more accurate
+    than 0.5."""
+    fresh_labels, fresh_logits = _overconfident(200000, temperature=1.0, seed=40)
+    fresh = sigmoid(fresh_logits)
+    arg_max_thresholds, arg_max_accuracy, calibrated_accuracy = [], [], []
+    for seed in range(41, 49):
+        labels, logits = _overconfident(9000, temperature=1.0, seed=seed)
+        arg_max = choose_threshold(labels, sigmoid(logits), "max_accuracy", 0.05)
+        calibrated = choose_threshold(labels, sigmoid(logits), "calibrated", 0.05)
+        assert calibrated == 0.5
+        arg_max_thresholds.append(arg_max)
+        arg_max_accuracy.append(((fresh >= arg_max) == fresh_labels).mean())
+        calibrated_accuracy.append(((fresh >= calibrated) == fresh_labels).mean())
+    assert np.ptp(arg_max_thresholds) > 0.03
+    assert np.mean(calibrated_accuracy) >= np.mean(arg_max_accuracy) - 1e-4
+
+
+def test_an_unknown_threshold_rule_is_refused() -> None:
+    with pytest.raises(ValueError, match="calibrated"):
+        choose_threshold(np.array([0, 1]), np.array([0.2, 0.8]), "best_guess", 0.05)
