@@ -90,7 +90,7 @@ def render(card: dict) -> str:
         "inside the exported graph (twice the compute of one view)."
         if card.get("flip_average", {}).get("enabled")
         else "- **Flip averaging**: none (one view per image).",
-        f"- **Threshold** {card['threshold']:.3f} ({card['threshold_strategy']}, chosen on the validation split).",
+        f"- **Threshold** {card['threshold']:.3f} (`{card['threshold_strategy']}`: {card['threshold_note']}).",
         "",
         f"CIFAKE dev-test ({shipped['images']:,} images never used for training or tuning):",
         "",
