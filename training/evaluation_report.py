@@ -63,13 +63,13 @@ def write_plots(images, labels, probabilities, report: dict, robust: dict, secti
 def log_to_mlflow(train_info_path: Path, report: dict, robust: dict, plots_dir: Path) -> None:
     """The evaluation, logged to the MLflow run that trained the model (none: a run folder not imported yet)."""
     from training import tracking
+    from training.run_log import training_run
 
     run_id = json.loads(train_info_path.read_text()).get("mlflow_run_id")
     if not run_id or tracking.mlflow is None:
         return
     mlflow = tracking.mlflow
-    tracking.configure()
-    with mlflow.start_run(run_id=run_id):
+    with training_run(run_id):
         band = report["unsure_band"]
         mlflow.log_metrics(
             {

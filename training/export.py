@@ -190,12 +190,12 @@ def _reference_predictions(data_dir, labels, keras_probabilities, model_bytes, i
 
 
 def register(run_id: str, output_dir: Path, metrics: dict) -> None:
-    """Log the shipped file and its card to the training run and register it as a new model version."""
+    """Log the shipped file and its card to the training run (or its stand-in) and register a model version."""
     from training import tracking
+    from training.run_log import training_run
 
     mlflow = tracking.mlflow
-    tracking.configure()
-    with mlflow.start_run(run_id=run_id):
+    with training_run(run_id) as logged_to:
         mlflow.log_artifact(str(output_dir / "model.tflite"), "tflite")
         mlflow.log_artifact(str(output_dir / "model.json"), "tflite")
         mlflow.log_metrics({f"tflite_{k}": v for k, v in metrics.items() if isinstance(v, float)})
@@ -205,7 +205,7 @@ def register(run_id: str, output_dir: Path, metrics: dict) -> None:
         client.get_registered_model(tracking.REGISTERED_MODEL)
     except mlflow.exceptions.MlflowException:
         client.create_registered_model(tracking.REGISTERED_MODEL)
-    client.create_model_version(tracking.REGISTERED_MODEL, source=artifact_uri, run_id=run_id)
+    client.create_model_version(tracking.REGISTERED_MODEL, source=artifact_uri, run_id=logged_to)
 
 
 def main() -> None:
