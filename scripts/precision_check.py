@@ -4,7 +4,7 @@ Why: Keras' `mixed_bfloat16` is fast only where the hardware has bf16
 arithmetic (a recent GPU, or a CPU with AMX or AVX512-BF16). Elsewhere
 oneDNN emulates it, and the recipe trains several times slower than in
 float32: measured on a 2-core AMD EPYC (Zen 3, AVX2 only), VGG16 at 32 px
-trained at 4 images/s in bf16 and 22 in float32, against 166 in bf16 on a
+trained at about 4 images/s in bf16 and 20 in float32 (bench/train_step.py), against 166 in bf16 on a
 Zen 4 EPYC with AVX512-BF16. Switching to float32 trains a different model
 than the recipe, so this only warns and says what the choices are.
 
@@ -13,7 +13,6 @@ Usage: python scripts/precision_check.py  (exit 0 always; a warning on stderr)
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
@@ -33,7 +32,7 @@ def warning(mixed_precision: bool, cpuinfo: str, has_gpu: bool) -> str | None:
         return None
     return (
         "params.yaml trains in bf16 (train.mixed_precision: true), but this CPU has neither AMX nor "
-        "AVX512-BF16: bf16 is emulated here, several times slower than float32 (measured 4 vs 22 images/s "
+        "AVX512-BF16: bf16 is emulated here, several times slower than float32 (measured about 4 vs 20 images/s "
         "on a 2-core Zen 3 EPYC: over a day for the shipped recipe). The choices: a machine with bf16 hardware "
         "(scripts/train_on_gpu.sh on a GPU), or `dvc exp run -S train.mixed_precision=false`, which trains "
         "a different model than the recipe."
@@ -43,10 +42,11 @@ def warning(mixed_precision: bool, cpuinfo: str, has_gpu: bool) -> str | None:
 def main() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from training.params import load_params
+    from training.run_record import describe_gpus
 
     cpuinfo_path = Path("/proc/cpuinfo")
     cpuinfo = cpuinfo_path.read_text() if cpuinfo_path.exists() else ""
-    message = warning(load_params()["train"]["mixed_precision"], cpuinfo, shutil.which("nvidia-smi") is not None)
+    message = warning(load_params()["train"]["mixed_precision"], cpuinfo, describe_gpus() is not None)
     if message:
         print(f"warning: {message}", file=sys.stderr)
 
