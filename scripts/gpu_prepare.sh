@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Get this checkout ready to send to a borrowed GPU machine, and back to normal afterwards.
+#
+# The device tool sends the working tree (tracked files and untracked files git does not ignore)
+# plus the paths a run carries, 64 MiB in all. This repository's own DVC remote, dvc-store/, is
+# tracked and holds ~130 MB of float weights that the GPU run does not need, so without this the
+# tree cannot travel at all. `prepare`:
+#   - packs the ingested train/val data (training.pack: the original JPEGs, 27 MB for CIFAKE) into .gpu/
+#   - downloads, for the GPU machine's Python (3.12, no TensorFlow, no internet), the wheels it
+#     lacks into .whl/: Keras and its two pure-Python deps, and the Pillow that ingest decoded with
+#     (the pack is re-decoded there and checked bit for bit)
+#   - takes dvc-store/ out of git's index and ignores it locally (.git/info/exclude): the files stay
+#     on disk, and nothing is committed
+#   - prints what would travel and fails above 64 MiB.
+# `restore` puts dvc-store/ back into the index; run it as soon as the device runs are done, and
+# never commit in between (`git status` would show dvc-store/ as deleted).
+#
+# Usage: scripts/gpu_prepare.sh prepare|restore|size (hide: the index step of prepare alone)
+# The device call then carries .gpu and .whl: see docs/model.md, "Training on a borrowed GPU".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-.venv/bin/python}
+LIMIT=$((64 * 1024 * 1024))
+EXCLUDE=$(git rev-parse --git-path info/exclude)
+
+sum_sizes() { { xargs -0 -r stat -c %s 2>/dev/null || true; } | awk '{total += $1} END {print total + 0}'; }
+
+size() {
+  local tree carried
+  tree=$(git ls-files -z --cached --others --exclude-standard | sum_sizes)
+  carried=$({ find .gpu .whl -type f -print0 2>/dev/null || true; } | sum_sizes)
+  awk -v t="$tree" -v c="$carried" 'BEGIN {printf "would travel: %.1f MiB (working tree %.1f, .gpu and .whl %.1f); the limit is 64 MiB\n", (t + c) / 1048576, t / 1048576, c / 1048576}'
+  [ $((tree + carried)) -le "$LIMIT" ] || { echo "too large to travel" >&2; return 1; }
+}
+
+hide() {
+  if git ls-files --error-unmatch dvc-store >/dev/null 2>&1; then
+    git rm -r -q --cached dvc-store
+    grep -qx '/dvc-store/' "$EXCLUDE" 2>/dev/null || echo '/dvc-store/' >>"$EXCLUDE"
+    echo "dvc-store/ is out of git's index until 'scripts/gpu_prepare.sh restore': do not commit meanwhile"
+  fi
+}
+
+prepare() {
+  local source
+  source=$("$PYTHON" -c 'from training.params import load_params; print(load_params()["ingest"]["source"])')
+  [ -f "$source" ] || { echo "ingest.source ($source) must be the local zip that ingest read" >&2; exit 1; }
+  [ -f .gpu/cifake_train_val.npz ] || "$PYTHON" -m training.pack data/prepared "$source" .gpu/cifake_train_val.npz
+  mkdir -p .whl
+  local pins
+  pins=$("$PYTHON" -c 'import importlib.metadata as m
+print(" ".join(f"{p}=={m.version(p)}" for p in ("keras", "namex", "optree", "pillow")))')
+  "$PYTHON" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
+    --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 --implementation cp --dest .whl $pins
+  hide
+  size
+}
+
+restore() {
+  if [ -f "$EXCLUDE" ]; then
+    grep -vx '/dvc-store/' "$EXCLUDE" >"$EXCLUDE.tmp" || true
+    mv "$EXCLUDE.tmp" "$EXCLUDE"
+  fi
+  git reset -q -- dvc-store
+  git status --short -- dvc-store | head -3
+  echo "dvc-store/ is back in git's index"
+}
+
+case "${1:-}" in
+  prepare) prepare ;;
+  hide) hide && size ;;
+  restore) restore ;;
+  size) size ;;
+  *) echo "usage: $0 prepare|hide|restore|size" >&2; exit 2 ;;
+esac
