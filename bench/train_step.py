@@ -55,12 +55,11 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=6, help="timed batches of 128 per precision")
     arguments = parser.parse_args()
     sys.path.insert(0, str(REPO_ROOT / "scripts"))
-    from precision_check import cpu_has_bf16
+    from precision_check import cpu_has_bf16, read_cpuinfo
 
-    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     rates = {precision: measure(precision, arguments.batches) for precision in ("float32", "bf16")}
     result = {
-        "cpu_has_bf16": cpu_has_bf16(cpuinfo),
+        "cpu_has_bf16": cpu_has_bf16(read_cpuinfo()),
         "images_per_second": {key: round(value, 1) for key, value in rates.items()},
         "bf16_over_float32": round(rates["bf16"] / rates["float32"], 2),
     }

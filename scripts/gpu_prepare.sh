@@ -16,7 +16,7 @@
 # never commit in between (`git status` would show dvc-store/ as deleted).
 #
 # Usage: scripts/gpu_prepare.sh prepare|restore|size (hide: the index step of prepare alone)
-# The device call then carries .gpu and .whl: see docs/model.md, "Training on a borrowed GPU".
+# The device call then carries .gpu and .whl: see docs/gpu.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-.venv/bin/python}

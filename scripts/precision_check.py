@@ -27,6 +27,12 @@ def cpu_has_bf16(cpuinfo: str) -> bool:
     return False
 
 
+def read_cpuinfo() -> str:
+    """/proc/cpuinfo, or nothing where there is none (macOS): then no bf16 is assumed."""
+    path = Path("/proc/cpuinfo")
+    return path.read_text() if path.exists() else ""
+
+
 def warning(mixed_precision: bool, cpuinfo: str, has_gpu: bool) -> str | None:
     if not mixed_precision or has_gpu or cpu_has_bf16(cpuinfo):
         return None
@@ -44,9 +50,7 @@ def main() -> None:
     from training.params import load_params
     from training.run_record import describe_gpus
 
-    cpuinfo_path = Path("/proc/cpuinfo")
-    cpuinfo = cpuinfo_path.read_text() if cpuinfo_path.exists() else ""
-    message = warning(load_params()["train"]["mixed_precision"], cpuinfo, describe_gpus() is not None)
+    message = warning(load_params()["train"]["mixed_precision"], read_cpuinfo(), describe_gpus() is not None)
     if message:
         print(f"warning: {message}", file=sys.stderr)
 
