@@ -1,11 +1,15 @@
-"""Training-step throughput in float32 against `mixed_bfloat16`, on this machine, in one run.
+"""Training-step and prediction throughput by precision and by TensorFlow's oneDNN switch, in one run.
 
-Why: whether `train.mixed_precision: true` (the recipe) is fast here depends
-on the hardware. With bf16 arithmetic (AMX, AVX512-BF16, a recent GPU) it is
-about twice float32; without it oneDNN emulates bf16 and it is several times
-slower. This times the train stage's model (VGG16 at 32 px, the dense head,
-AdamW, batch 128) for a few steps in each precision, each in a fresh process
-(Keras' precision policy is global), after one warm-up epoch:
+Why: two settings decide how fast the train and evaluate stages run on a CPU.
+`train.mixed_precision: true` (the recipe) is about twice float32 where the
+hardware has bf16 arithmetic (AMX, AVX512-BF16, a recent GPU) and several
+times slower where oneDNN has to emulate it. And TensorFlow turns oneDNN on by
+itself only on CPUs with AVX512-VNNI/BF16 or AMX; on an AVX2-only CPU it uses
+Eigen unless `TF_ENABLE_ONEDNN_OPTS=1` (which `./dev` now sets).
+This times the train stage's model (VGG16 at 32 px, the dense head, AdamW,
+batch 128) for a few steps and one prediction pass in each combination, each in
+a fresh process (the precision policy is global, the switch is read at import),
+after a warm-up; oneDNN off is the baseline:
 
     nice .venv/bin/python bench/train_step.py     # writes bench/results/train_step.json
 """
@@ -20,6 +24,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_PATH = REPO_ROOT / "bench" / "results" / "train_step.json"
+COMBINATIONS = [("float32", "0"), ("float32", "1"), ("bf16", "0"), ("bf16", "1")]
 
 WORKER = """
 import json, sys, time
@@ -36,37 +41,47 @@ labels = (rng.random(len(images)) > 0.5).astype(np.float32)
 model.fit(images[: 2 * batch_size], labels[: 2 * batch_size], batch_size=batch_size, epochs=1, verbose=0)
 start = time.perf_counter()
 model.fit(images, labels, batch_size=batch_size, epochs=1, verbose=0)
-print(json.dumps({"images_per_second": len(images) / (time.perf_counter() - start)}))
+trained = len(images) / (time.perf_counter() - start)
+model.predict(images[:batch_size], batch_size=256, verbose=0)
+start = time.perf_counter()
+model.predict(images, batch_size=256, verbose=0)
+print(json.dumps({"train": trained, "predict": len(images) / (time.perf_counter() - start)}))
 """
 
 
-def measure(precision: str, batches: int) -> float:
+def measure(precision: str, onednn: str, batches: int) -> dict[str, float]:
     done = subprocess.run(
         [sys.executable, "-c", WORKER, precision, str(batches)],
         cwd=REPO_ROOT, capture_output=True, text=True, check=True,
         env={"PYTHONPATH": f"{REPO_ROOT}:{REPO_ROOT / 'function_app'}", "TF_CPP_MIN_LOG_LEVEL": "2",
-             "PATH": "/usr/bin:/bin"},
+             "TF_ENABLE_ONEDNN_OPTS": onednn, "PATH": "/usr/bin:/bin"},
     )  # fmt: skip
-    return json.loads(done.stdout.strip().splitlines()[-1])["images_per_second"]
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batches", type=int, default=6, help="timed batches of 128 per precision")
+    parser.add_argument("--batches", type=int, default=6, help="timed batches of 128 per combination")
     arguments = parser.parse_args()
     sys.path.insert(0, str(REPO_ROOT / "scripts"))
     from precision_check import cpu_has_bf16, read_cpuinfo
 
-    rates = {precision: measure(precision, arguments.batches) for precision in ("float32", "bf16")}
-    result = {
-        "cpu_has_bf16": cpu_has_bf16(read_cpuinfo()),
-        "images_per_second": {key: round(value, 1) for key, value in rates.items()},
-        "bf16_over_float32": round(rates["bf16"] / rates["float32"], 2),
-    }
-    print("| precision | images/s |\n| --- | --- |")
-    for precision, rate in result["images_per_second"].items():
-        print(f"| {precision} | {rate} |")
-    print(f"bf16 / float32: {result['bf16_over_float32']}x (CPU has bf16 instructions: {result['cpu_has_bf16']})")
+    rows = []
+    for precision, onednn in COMBINATIONS:
+        rates = measure(precision, onednn, arguments.batches)
+        rows.append({"precision": precision, "onednn": onednn == "1", **{k: round(v, 1) for k, v in rates.items()}})
+    baseline = rows[0]
+    print("| precision | oneDNN | train images/s | vs float32 without oneDNN | predict images/s | vs baseline |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for row in rows:
+        row["train_ratio"] = round(row["train"] / baseline["train"], 2)
+        row["predict_ratio"] = round(row["predict"] / baseline["predict"], 2)
+        print(
+            f"| {row['precision']} | {'on' if row['onednn'] else 'off'} | {row['train']} | {row['train_ratio']}x "
+            f"| {row['predict']} | {row['predict_ratio']}x |"
+        )
+    result = {"cpu_has_bf16": cpu_has_bf16(read_cpuinfo()), "batches": arguments.batches, "rows": rows}
+    print(f"CPU has bf16 instructions: {result['cpu_has_bf16']}")
     RESULTS_PATH.parent.mkdir(parents=True, exist_ok=True)
     RESULTS_PATH.write_text(json.dumps(result, indent=2) + "\n")
 
