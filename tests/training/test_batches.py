@@ -159,13 +159,13 @@ def test_pool_workers_load_no_deep_learning_backend(monkeypatch):
 
 
 KILLED_TRAINER = """
-import sys, time
+import multiprocessing, sys, time
 import numpy as np
 from training.batches import Batches
 images = np.zeros((16, 32, 32, 3), np.uint8)
 batches = Batches(images, np.zeros(16, np.uint8), 8, 0, {"flip": True}, processes=2)
 batches[0], batches[1]
-print(*batches.pool._processes, flush=True)
+print(*(worker.pid for worker in multiprocessing.active_children()), flush=True)
 time.sleep(120)
 """
 
