@@ -8,9 +8,11 @@ baseline does what a first training loop does: every epoch, open and decode
 each file with Pillow, augment it alone, stack a batch. `Batches` reads the
 arrays that the ingest stage decoded once, shifts and flips a whole batch in
 one gather, and is read by as many worker threads as the train stage gives
-Keras (4); the one-time ingest is reported apart.
+Keras (4); the one-time ingest is reported apart. Its last row moves the
+augmentation to a pool of processes (IMAGEAUTH_LOADER_PROCESSES, automatic on
+8 or more cores), measured once its workers have started, as in a long run.
 
-Usage: python bench/batches.py [--per-class 1000] [--epochs 2]
+Usage: python bench/batches.py [--per-class 1000] [--epochs 2] [--processes 2]
 Prints a table and writes bench/results/batches.json.
 """
 
@@ -31,7 +33,7 @@ from tabulate import tabulate
 
 from training.arrays import load_split
 from training.augment import augment_batch
-from training.batches import Batches
+from training.batches import Batches, loader_options
 from training.demo_data import make_demo_dataset
 from training.ingest import ingest
 from training.params import load_params
@@ -72,6 +74,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-class", type=int, default=1000)
     parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--output", type=Path, default=Path("bench/results/batches.json"))
     arguments = parser.parse_args()
     train = load_params()["train"]
@@ -95,6 +98,13 @@ def main() -> None:
                 batches = Batches(images, labels, BATCH, seed=0, recipe=recipe)
                 measured[f"Batches, {workers} thread(s)"] = rate(
                     lambda _, b=batches, w=workers: batches_epoch(b, w), arguments.epochs
+                )
+            threads = loader_options(arguments.processes)["workers"]  # as the train stage sizes them
+            with Batches(images, labels, BATCH, seed=0, recipe=recipe, processes=arguments.processes) as batches:
+                with ThreadPoolExecutor(threads) as pool:  # start the workers, untimed
+                    list(pool.map(batches.__getitem__, range(threads)))
+                measured[f"Batches, {arguments.processes} process(es)"] = rate(
+                    lambda _, b=batches, w=threads: batches_epoch(b, w), arguments.epochs
                 )
             for pipeline, value in measured.items():
                 rows.append([name, pipeline, f"{value:,.0f}", f"{value / naive:.1f}x"])

@@ -2,14 +2,14 @@
 # The train stage on a borrowed GPU machine: the same training/train.py and params.yaml, Keras 3 on JAX.
 # That machine has no TensorFlow, MLflow or DVC, so the stage runs without MLflow (IMAGEAUTH_MLFLOW=off)
 # and its output folder comes back here, where training.import_run logs it as an MLflow run.
-# UNTESTED on a GPU: written for the single trainer when no GPU machine was available to try it on
-# (tried on a CPU with KERAS_BACKEND=tensorflow and a small pack; KERAS_BACKEND=torch is the fallback).
+# Not yet run on a GPU with this trainer: rehearsed on a CPU under a Python with only what the GPU image
+# holds (JAX, no TensorFlow, MLflow or DVC), docs/gpu.md. KERAS_BACKEND=torch is the fallback.
 #
-# Here, before: the ingested train/val data as the original JPEG files (27 MB for CIFAKE; the GPU side
-# decodes them with the serving code and checks the pixels against ingest's arrays):
-#   python -m training.pack data/prepared ../shared/data/cifake-dev.zip .gpu/cifake_train_val.npz
-# and, for what that machine lacks, wheels in .whl/ (Keras, namex, optree, the Pillow ingest used,
-# PyYAML, h5py, matplotlib, scikit-learn; ai-edge-litert when train.init_from is an exported model).
+# Here, before (docs/gpu.md): `dvc repro ingest prepare_base_model`, then `scripts/gpu_prepare.sh prepare`:
+# the ingested train/val data as the original JPEG files in .gpu/ (27 MB for CIFAKE; the GPU side
+# decodes them with the serving code and checks the pixels against ingest's arrays), the wheels that
+# machine lacks in .whl/, and dvc-store/ out of git's index so the tree fits the 64 MiB the device
+# tool sends; the call carries .gpu and .whl. Right after it: `scripts/gpu_prepare.sh restore`.
 # There:  scripts/train_on_gpu.sh OUT_DIR [SECONDS]
 #   SECONDS (default 540) bounds this call. Killed then, training resumes from its last finished epoch
 #   the next time this runs on the same machine (its state is in train.state_dir).
@@ -28,17 +28,35 @@ fi
 export PYTHONPATH=/tmp/site:$PWD:$PWD/function_app PYTHONUNBUFFERED=1 KERAS_BACKEND=${KERAS_BACKEND:-jax} IMAGEAUTH_MLFLOW=off
 # Fail now, not after an hour of training, on a missing module (plots come at the very end).
 python3 - <<'PY'
-import importlib.util, os, sys
+import importlib, os, sys
 from training.params import load_params
 init_from = load_params()["train"].get("init_from") or ""
 needed = [os.environ["KERAS_BACKEND"], "keras", "numpy", "PIL", "h5py", "matplotlib", "sklearn"]
 needed += ["ai_edge_litert"] if init_from and not init_from.endswith(".h5") else []
-missing = [name for name in needed if importlib.util.find_spec(name) is None]
+missing = []
+for name in needed:  # imported, not only found: a wheel whose own dependency is missing fails here
+    try:
+        importlib.import_module(name)
+    except ImportError as error:
+        missing.append(f"{name} ({error})")
 sys.exit(f"missing here: {', '.join(missing)} (bring their wheels in .whl/)" if missing else 0)
 PY
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || echo "no nvidia-smi: is this a GPU machine?"
 models=$(python3 -c 'from training.params import load_params; print(load_params()["train"]["output_dir"])')
 python3 -m training.prepare_base_model
+# The base weights are drawn by numpy from the seed, so this machine's must be the bytes dvc.lock records.
+python3 - <<'PY'
+import hashlib, sys
+import yaml
+from training.params import load_params
+output = load_params()["prepare_base_model"]["output"]
+locked = yaml.safe_load(open("dvc.lock"))["stages"]["prepare_base_model"]["outs"]
+expected = next((out["md5"] for out in locked if out["path"] == output), None)
+if expected is None:
+    sys.exit(f"dvc.lock records no {output}: run `dvc repro prepare_base_model` before packing and sending")
+actual = hashlib.md5(open(output, "rb").read()).hexdigest()
+sys.exit(f"{output}: md5 {actual}, dvc.lock says {expected}" if actual != expected else 0)
+PY
 status=0
 timeout --signal=KILL "$seconds" python3 -m training.train --pack "$pack" || status=$?
 if [ "$status" -ne 0 ]; then

@@ -8,11 +8,23 @@ import keras
 
 
 class MlflowEpochLogger(keras.callbacks.Callback):
-    """Per-epoch metrics to MLflow with the epoch number as the step, so a resumed run lines up."""
+    """Per-epoch metrics to MLflow with the epoch number as the step, so a resumed run lines up.
+
+    A kill after an epoch's metrics were logged but before its backup makes the
+    resumed run train that epoch again, with the same result; `logged_steps`
+    (the epochs the run already holds) are not logged a second time, so each
+    epoch is one point on every curve.
+    """
+
+    def __init__(self, logged_steps: frozenset[int] = frozenset()) -> None:
+        super().__init__()
+        self.logged_steps = logged_steps
 
     def on_epoch_end(self, epoch, logs=None):
         import mlflow
 
+        if epoch in self.logged_steps:
+            return
         metrics = {key: float(value) for key, value in (logs or {}).items()}
         metrics["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         mlflow.log_metrics(metrics, step=epoch)

@@ -43,8 +43,8 @@ def training_run(training_run_id: str) -> Iterator[str]:
             flush=True,
         )
         tags = {STAND_IN_TAG: training_run_id, "stage": "evaluate+export"}
-        with mlflow.start_run(run_name=f"evaluation of {training_run_id[:8]}", tags=tags) as run:
-            yield run.info.run_id
-        return
-    with mlflow.start_run(run_id=target) as run:
+        run_arguments = {"run_name": f"evaluation of {training_run_id[:8]}", "tags": tags}
+    else:
+        run_arguments = {"run_id": target}
+    with mlflow.start_run(**run_arguments) as run:
         yield run.info.run_id

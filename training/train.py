@@ -18,7 +18,6 @@ folder is the run record, and `training.import_run` logs it afterwards.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import shutil
 import sys
@@ -29,40 +28,45 @@ import keras
 import numpy as np
 
 from training.arrays import load_split
-from training.batches import Batches, validation_arrays
+from training.batches import Batches, loader_options, validation_arrays
 from training.callbacks import MlflowEpochLogger, ThroughputLogger, TimeBudget
 from training.params import flatten, load_params
 from training.prepare_base_model import VGG16_BLOCKS, architecture, build_model, set_trainable_blocks
+from training.resume import (
+    ResumableSwapEMAWeights,
+    fingerprint,
+    finished_epochs,
+    forget_unfinished_epochs,
+    load_state,
+    logged_steps,
+    save_state,
+)
 from training.run_record import best_epoch, describe_cpu, describe_gpus
 from training.schedule import learning_rate
 from training.warm_start import initialise
 
 
-def _fingerprint(config: dict) -> str:
-    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+class Logit(keras.layers.Layer):
+    """The output layer's value before its sigmoid, computed with that layer's own weights."""
+
+    def __init__(self, dense: keras.layers.Dense, **kwargs) -> None:
+        super().__init__(dtype="float32", **kwargs)
+        self.dense = dense
+
+    def call(self, features):
+        return keras.ops.matmul(keras.ops.cast(features, "float32"), self.dense.kernel) + self.dense.bias
 
 
-def _load_state(state_dir: Path, fingerprint: str) -> dict:
-    """The saved state of an interrupted run with the same parameters, or a fresh state."""
-    state_file = state_dir / "state.json"
-    if state_file.exists():
-        state = json.loads(state_file.read_text())
-        if state.get("fingerprint") == fingerprint:
-            print(f"resuming the interrupted run in {state_dir}", flush=True)
-            return state
-        print(f"training parameters changed: discarding the old state in {state_dir}", flush=True)
-    shutil.rmtree(state_dir, ignore_errors=True)
-    state_dir.mkdir(parents=True)
-    return {"fingerprint": fingerprint, "started": time.time(), "seconds_before": 0.0}
+def logit_view(model: keras.Model) -> keras.Model:
+    """The model up to its logit, sharing every weight: what the loss is computed on, on every backend.
 
-
-def _save_state(state_dir: Path, state: dict) -> None:
-    (state_dir / "state.json").write_text(json.dumps(state, indent=2))
-
-
-def _finished_epochs(backup_dir: Path) -> int:
-    metadata = backup_dir / "training_metadata.json"
-    return json.loads(metadata.read_text())["epoch"] if metadata.exists() else 0
+    Binary cross-entropy on a sigmoid's output is computed from the cached
+    logit by TensorFlow but from the clipped probability by JAX and PyTorch,
+    where a saturated output gets no gradient and a from-scratch run never
+    leaves chance. From the logit, every backend computes the same loss.
+    """
+    output = model.get_layer("probability_fake")
+    return keras.Model(model.inputs, Logit(output, name="logit")(output.input), name=f"{model.name}_logit")
 
 
 def compile_model(model: keras.Model, config: dict, steps_per_epoch: int) -> None:
@@ -76,8 +80,11 @@ def compile_model(model: keras.Model, config: dict, steps_per_epoch: int) -> Non
         optimizer=keras.optimizers.AdamW(schedule, weight_decay=config["weight_decay"], **ema),
         # Smoothing keeps the logits from growing without bound late in a long run; evaluate's
         # temperature scaling undoes the under-confidence it leaves.
-        loss=keras.losses.BinaryCrossentropy(label_smoothing=config["label_smoothing"]),
-        metrics=["accuracy", keras.metrics.AUC(name="auc")],
+        loss=keras.losses.BinaryCrossentropy(from_logits=True, label_smoothing=config["label_smoothing"]),
+        metrics=[
+            keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0),
+            keras.metrics.AUC(name="auc", from_logits=True),
+        ],
     )
 
 
@@ -91,19 +98,18 @@ def fit(
     """
     (x_train, y_train), (x_val, y_val) = data["train"], data["val"]
     recipe = {"flip": config["augment"]["flip"], "translate": config["augment"]["translate"], **config["degrade"]}
-    batches = Batches(x_train, y_train, config["batch_size"], seed, recipe, workers=4, max_queue_size=16)
+    batches = Batches(x_train, y_train, config["batch_size"], seed, recipe, **loader_options())
     batches.set_epoch(resumed_epochs)
     x_val, y_val = validation_arrays(x_val, y_val, seed, config["degrade"], config["validate_degraded"])
     history_csv, best_path = state_dir / "history.csv", state_dir / "best.weights.h5"
+    forget_unfinished_epochs(history_csv, resumed_epochs)
     best_so_far = best_epoch(history_csv)["val_loss"] if resumed_epochs and history_csv.exists() else None
     budget = TimeBudget(config["time_budget_minutes"] * 60) if config.get("time_budget_minutes") else None
     callbacks = [
         keras.callbacks.CSVLogger(str(history_csv), append=True),
-        # Before the backup: an epoch the backup records as finished is already in MLflow.
-        *([MlflowEpochLogger()] if mlflow_on else []),
-        # Before the EMA swap: the backup holds the raw weights, and the averages in the optimizer.
-        keras.callbacks.BackupAndRestore(str(state_dir / "backup")),
-        *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if config["ema_momentum"] else []),
+        *([MlflowEpochLogger(logged_steps() if resumed_epochs else frozenset())] if mlflow_on else []),
+        # The averaged weights are validated and checkpointed in place of the raw ones.
+        *([ResumableSwapEMAWeights(restored=resumed_epochs > 0)] if config["ema_momentum"] else []),
         keras.callbacks.ModelCheckpoint(
             str(best_path),
             monitor="val_loss",
@@ -114,15 +120,19 @@ def fit(
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=config["early_stopping_patience"]),
         ThroughputLogger(config["batch_size"], len(batches)),
         *([budget] if budget else []),
+        # Last: an epoch the backup counts as finished has its log row, MLflow metrics and checkpoint
+        # written; a kill anywhere before it re-runs the epoch, with the same result.
+        keras.callbacks.BackupAndRestore(str(state_dir / "backup")),
     ]
-    model.fit(
-        batches,
-        validation_data=(x_val.astype(np.float32), y_val.astype(np.float32)),
-        validation_batch_size=512,
-        epochs=config["epochs"],
-        callbacks=callbacks,
-        verbose=1 if sys.stdout.isatty() else 2,
-    )
+    with batches:  # stops the augmentation processes however training ends
+        model.fit(
+            batches,
+            validation_data=(x_val.astype(np.float32), y_val.astype(np.float32)),
+            validation_batch_size=512,
+            epochs=config["epochs"],
+            callbacks=callbacks,
+            verbose=1 if sys.stdout.isatty() else 2,
+        )
     return best_path, not (budget and budget.stopped)
 
 
@@ -139,7 +149,7 @@ def train(
     """Train; write `model.weights.h5` (best epoch), `history.csv`, `train.json` and learning curves."""
     from training import tracking
 
-    state = _load_state(state_dir, _fingerprint({"model": model_config, "train": config, "seed": seed}))
+    state = load_state(state_dir, fingerprint({"model": model_config, "train": config, "seed": seed}))
     started = time.time()
     if config["mixed_precision"]:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
@@ -147,14 +157,15 @@ def train(
     model.load_weights(base_model_path)
     lineage = initialise(model, config.get("init_from"))
     set_trainable_blocks(model, min(config["trainable_blocks"], VGG16_BLOCKS))
+    probability_model, model = model, logit_view(model)
     compile_model(model, config, -(-len(data["train"][0]) // config["batch_size"]))
     mlflow = tracking.start_run(state.get("mlflow_run_id"))
     if mlflow and "mlflow_run_id" not in state:
         state["mlflow_run_id"] = mlflow.active_run().info.run_id
         mlflow.log_params(flatten(run_params or {"model": model_config, "train": config}))
         mlflow.set_tags({"hardware": _hardware(), "framework": _framework(), "stage": "train"})
-    _save_state(state_dir, state)
-    resumed = _finished_epochs(state_dir / "backup")
+    save_state(state_dir, state)
+    resumed = finished_epochs(state_dir / "backup")
     try:
         best_path, complete = fit(model, data, state_dir, config, seed, resumed, bool(mlflow))
     except BaseException:
@@ -164,12 +175,12 @@ def train(
             mlflow.end_run(status="KILLED")
         raise
     state["seconds_before"] += time.time() - started
-    _save_state(state_dir, state)
+    save_state(state_dir, state)
 
     # Weights alone (no optimizer state): the float model that evaluate and export read.
     model.load_weights(best_path)
     weights_only = build_model(seed=seed, **{**model_config, "weights": None})
-    weights_only.set_weights(model.get_weights())
+    weights_only.set_weights(probability_model.get_weights())
     output_dir.mkdir(parents=True, exist_ok=True)
     weights_only.save_weights(output_dir / "model.weights.h5")
     shutil.copyfile(state_dir / "history.csv", output_dir / "history.csv")

@@ -55,11 +55,14 @@ def tiny_data(count: int = 32, seed: int = 4) -> dict[str, tuple[np.ndarray, np.
 
 
 def save_moderate_model(path: Path, seed: int) -> Path:
-    """An untrained model whose output weights are shrunk: probabilities far from float32 saturation."""
+    """An untrained model whose logits on noise images have a root mean square of 1: probabilities far from
+    float32 saturation, and far enough apart for differences between two views of an image to show."""
     model = build_model(seed=seed, **MODEL_CONFIG)
+    images = np.random.default_rng(seed).integers(0, 256, (16, 32, 32, 3)).astype(np.float32)
+    features = keras.Model(model.inputs, model.get_layer("head_dropout").output).predict(images, verbose=0)
     output = model.get_layer("probability_fake")
     kernel, bias = output.get_weights()
-    output.set_weights([kernel * 1e-3, bias])
+    output.set_weights([kernel / (np.sqrt(np.mean((features @ kernel) ** 2)) + 1e-12), bias])
     model.save(path)
     return path
 

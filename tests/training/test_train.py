@@ -20,6 +20,7 @@ from small_models import MODEL_CONFIG, TRAIN_CONFIG, tiny_data
 
 import training.train as trainer
 from training.prepare_base_model import build_model
+from training.resume import finished_epochs
 from training.schedule import learning_rate
 from training.train import train
 
@@ -30,8 +31,8 @@ STEPS_PER_EPOCH = 2  # 32 training images, batches of 16
 @pytest.fixture(scope="module")
 def base_model(tmp_path_factory) -> Path:
     """prepare_base_model's output for the small architecture."""
-    path = tmp_path_factory.mktemp("base") / "base_model.keras"
-    build_model(seed=SEED, **MODEL_CONFIG).save(path)
+    path = tmp_path_factory.mktemp("base") / "base_model.weights.h5"
+    build_model(seed=SEED, **MODEL_CONFIG).save_weights(path)
     return path
 
 
@@ -68,12 +69,12 @@ def served_batches(monkeypatch) -> list[tuple[int, int]]:
     return served
 
 
-def kill_after_epoch(monkeypatch, epoch_index: int, callback: type = trainer.ThroughputLogger) -> None:
+def kill_after_epoch(monkeypatch, epoch_index: int, callback: type = keras.callbacks.BackupAndRestore) -> None:
     """End the process (as far as the trainer can tell) in `callback`'s end of epoch `epoch_index`.
 
-    The default is one of the trainer's last callbacks, so the epoch's history
-    row, MLflow metrics, backup and checkpoint are all written when this
-    raises, as when a session ends between two epochs.
+    The default is the trainer's last callback, so the epoch's history row,
+    MLflow metrics, checkpoint and backup are all written when this raises,
+    as when a session ends between two epochs.
     """
     finish_epoch = callback.on_epoch_end
 
@@ -169,11 +170,67 @@ def test_an_epoch_the_backup_counts_as_finished_is_already_in_mlflow(base_model,
         with pytest.raises(KeyboardInterrupt):
             run(base_model, tmp_path)
     killed_run = json.loads((tmp_path / "state/state.json").read_text())["mlflow_run_id"]
-    assert trainer._finished_epochs(tmp_path / "state/backup") == 1
+    assert finished_epochs(tmp_path / "state/backup") == 1
+    # The backup is the epoch's last write: the best epoch so far is already checkpointed.
+    assert (tmp_path / "state/best.weights.h5").exists()
     assert mlflow.active_run() is None
     client = mlflow.MlflowClient()
     assert client.get_run(killed_run).info.status == "KILLED"
     assert [point.step for point in client.get_metric_history(killed_run, "val_loss")] == [0]
+
+
+def test_a_kill_before_the_backup_reruns_the_epoch_with_the_same_result(
+    base_model, offline_run, tmp_path, tracking_store, monkeypatch
+):
+    """Killed after epoch 1's log row, MLflow metrics and checkpoint but before its backup: the
+    restored run trains epoch 1 again from epoch 0's backup (averaged weights included) and ends
+    where an uninterrupted run ends, with each epoch listed once in the log and in MLflow."""
+    with monkeypatch.context() as patch:
+        kill_after_epoch(patch, 1, trainer.ThroughputLogger)
+        with pytest.raises(KeyboardInterrupt):
+            run(base_model, tmp_path)
+    assert history_epochs(tmp_path / "state/history.csv") == [0, 1]
+    assert finished_epochs(tmp_path / "state/backup") == 1
+    killed_run = json.loads((tmp_path / "state/state.json").read_text())["mlflow_run_id"]
+    client = mlflow.MlflowClient()
+    assert [point.step for point in client.get_metric_history(killed_run, "val_loss")] == [0, 1]
+    mlflow.end_run("KILLED")
+
+    summary = run(base_model, tmp_path)
+
+    assert summary["mlflow_run_id"] == killed_run
+    for key in ("val_loss", "loss", "learning_rate"):
+        assert [point.step for point in client.get_metric_history(killed_run, key)] == [0, 1], key
+    assert history_epochs(tmp_path / "models/history.csv") == [0, 1]
+    np.testing.assert_allclose(
+        history_values(tmp_path / "models/history.csv"), history_values(offline_run / "models/history.csv"), rtol=1e-3
+    )
+    resumed, uninterrupted = (build_model(seed=0, **MODEL_CONFIG) for _ in range(2))
+    resumed.load_weights(tmp_path / "models/model.weights.h5")
+    uninterrupted.load_weights(offline_run / "models/model.weights.h5")
+    for mine, theirs in zip(resumed.get_weights(), uninterrupted.get_weights(), strict=True):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-3, atol=1e-5)
+
+
+def test_the_loss_is_computed_from_the_logit(base_model, tmp_path, monkeypatch):
+    """A saturated sigmoid still learns: the loss and its gradient come from the logit, not from a
+    clipped probability (which gives no gradient on JAX and PyTorch)."""
+    model = build_model(seed=0, **MODEL_CONFIG)
+    model.load_weights(base_model)
+    output = model.get_layer("probability_fake")
+    output.bias.assign(np.array([30.0], np.float32))  # P(fake) rounds to 1 for every image
+    view = trainer.logit_view(model)
+    images, labels = tiny_data()["train"]
+    images = images.astype(np.float32)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(keras.ops.sigmoid(view(images))), model.predict(images, verbose=0), rtol=1e-5
+    )
+    trainer.compile_model(view, {**TRAIN_CONFIG, "ema_momentum": 0}, STEPS_PER_EPOCH)
+    loss = view.evaluate(images, labels.astype(np.float32), verbose=0)[0]
+    # Real images (label 0) 30 logits away from their class: about 30 * 0.95 / 2 per image on average.
+    assert loss > 10
+    view.fit(images, labels.astype(np.float32), epochs=1, batch_size=16, verbose=0)
+    assert float(keras.ops.convert_to_numpy(output.bias)[0]) < 30.0 - 1e-4
 
 
 def test_a_time_budget_cut_is_recorded_as_incomplete(base_model, tmp_path, monkeypatch):
@@ -261,7 +318,8 @@ def test_init_from_an_exported_model_starts_from_its_weights(base_model, exporte
     initialise(expected, str(folder))
     trained = build_model(seed=0, **MODEL_CONFIG)
     trained.load_weights(tmp_path / "models/model.weights.h5")
-    base = keras.saving.load_model(base_model)
+    base = build_model(seed=0, **MODEL_CONFIG)
+    base.load_weights(base_model)
     images = tiny_data()["train"][0].astype(np.float32)
     assert np.abs(base.predict(images, verbose=0) - expected.predict(images, verbose=0)).max() > 0.05
     np.testing.assert_allclose(trained.predict(images, verbose=0), expected.predict(images, verbose=0), atol=1e-4)

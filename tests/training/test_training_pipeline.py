@@ -85,7 +85,7 @@ def test_every_stage_writes_its_outputs(project: Path):
     for path in [
         "data/demo/train/REAL",
         "data/prepared/manifest.csv",
-        "models/base_model.keras",
+        "models/base_model.weights.h5",
         "models/model.weights.h5",
         "models/train.json",
         "models/learning_curves.png",
