@@ -3,7 +3,7 @@
 #
 # The device tool sends the working tree (tracked files and untracked files git does not ignore)
 # plus the paths a run carries, 64 MiB in all. This repository's own DVC remote, dvc-store/, is
-# tracked and holds ~130 MB of float weights that the GPU run does not need, so without this the
+# tracked and holds ~190 MB of float weights that the GPU run does not need, so without this the
 # tree cannot travel at all. `prepare`:
 #   - packs the ingested train/val data (training.pack: the original JPEGs, 27 MB for CIFAKE) into .gpu/
 #   - downloads, for the GPU machine's Python (3.12, no TensorFlow, no internet), the wheels it
