@@ -1,4 +1,4 @@
-"""Warn before `./dev train` when params.yaml asks for bf16 on a machine that can only emulate it.
+"""Warn before `./dev train` when params.yaml is set to bf16 on a machine that can only emulate it.
 
 Why: Keras' `mixed_bfloat16` is fast only where the hardware has bf16
 arithmetic (a recent GPU, or a CPU with AMX or AVX512-BF16). Elsewhere
@@ -6,8 +6,9 @@ oneDNN emulates it, and the recipe trains several times slower than in
 float32: measured on a 2-core AMD EPYC (Zen 3, AVX2 only), VGG16 at 32 px
 trained at about 3 images/s in bf16 and 25-38 in float32 with oneDNN on in one benchmark run
 (bench/train_step.py; the train stage itself sustained 56-64 in float32), against 166 in bf16 on a
-Zen 4 EPYC with AVX512-BF16. Switching to float32 trains a different model
-than the recipe, so this only warns and says what the choices are.
+Zen 4 EPYC with AVX512-BF16. The shipped recipe is float32
+(`train.mixed_precision: false`); a bf16 setting is someone's choice of a
+different recipe, so this only warns and says what the choices are.
 
 Usage: python scripts/precision_check.py  (exit 0 always; a warning on stderr)
 """
@@ -40,9 +41,9 @@ def warning(mixed_precision: bool, cpuinfo: str, has_gpu: bool) -> str | None:
     return (
         "params.yaml trains in bf16 (train.mixed_precision: true), but this CPU has neither AMX nor "
         "AVX512-BF16: bf16 is emulated here, several times slower than float32 (measured about 3 vs 25-38 images/s "
-        "on a 2-core Zen 3 EPYC: over a day for the shipped recipe). The choices: a machine with bf16 hardware "
-        "(scripts/train_on_gpu.sh on a GPU), or `dvc exp run -S train.mixed_precision=false`, which trains "
-        "a different model than the recipe."
+        "on a 2-core Zen 3 EPYC: over a day for params.yaml's epochs). The choices: a machine with bf16 hardware "
+        "(scripts/train_on_gpu.sh on a GPU), or `dvc exp run -S train.mixed_precision=false`, the shipped "
+        "recipe's float32."
     )
 
 
