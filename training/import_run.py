@@ -28,8 +28,6 @@ def import_run(folder: Path, params: dict) -> str:
     summary = json.loads(train_json.read_text())
     if summary.get("mlflow_run_id"):
         raise ValueError(f"{train_json} already names MLflow run {summary['mlflow_run_id']}: not logging it twice")
-    with open(folder / "history.csv", newline="") as handle:
-        epochs = list(csv.DictReader(handle))
     mlflow = tracking.start_run()
     if mlflow is None:
         raise RuntimeError("MLflow is not installed or IMAGEAUTH_MLFLOW is off: nothing to log to")
@@ -38,9 +36,7 @@ def import_run(folder: Path, params: dict) -> str:
         mlflow.log_params(flatten(params))
         tags = {key: summary[key] for key in ("hardware", "framework")}
         mlflow.set_tags({**tags, "stage": "train", "imported_from": str(folder)})
-        for row in epochs:
-            values = {key: float(value) for key, value in row.items() if key != "epoch" and value}
-            mlflow.log_metrics(values, step=int(row["epoch"]))
+        log_history(mlflow, folder / "history.csv")
         summary["mlflow_run_id"] = run_id
         train_json.write_text(json.dumps(summary, indent=2))
         # The best epoch's numbers and the files, as the stage logs them; this ends the run.
@@ -49,6 +45,14 @@ def import_run(folder: Path, params: dict) -> str:
         mlflow.end_run("FAILED")
         raise
     return run_id
+
+
+def log_history(mlflow, history_csv: Path) -> None:
+    """A Keras CSVLogger file's per-epoch metrics, with the epoch as the step (as the train stage logs them)."""
+    with open(history_csv, newline="") as handle:
+        for row in csv.DictReader(handle):
+            values = {key: float(value) for key, value in row.items() if key != "epoch" and value}
+            mlflow.log_metrics(values, step=int(row["epoch"]))
 
 
 def main() -> None:
