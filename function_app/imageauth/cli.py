@@ -58,13 +58,22 @@ def _files(path: Path) -> list[Path]:
     return [path] if path.is_file() else _images_in(path) if path.is_dir() else []
 
 
+def display_name(name: str | Path) -> str:
+    """A file name as the output shows it: bytes that are not UTF-8 appear as `\\xNN`.
+
+    Python decodes such bytes of a Linux file name to lone surrogates, which a UTF-8
+    stdout (or the JSON and CSV written to it) cannot carry: the run died on the file.
+    """
+    return str(name).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def not_found(argument: str) -> dict:
-    return error_item(argument, ImageError("not_found", "No such file or folder, and no match.", 404))
+    return error_item(display_name(argument), ImageError("not_found", "No such file or folder, and no match.", 404))
 
 
 def score_file(path: Path, settings: Settings) -> dict:
     """The result item for one file; never raises for a bad or unreadable file."""
-    name = str(path)
+    name = display_name(path)
     try:
         size = path.stat().st_size
         if size > settings.max_bytes:
@@ -82,6 +91,10 @@ def evidence_summary(evidence: list[dict]) -> str:
 
 def _evidence_phrase(entry: dict) -> str:
     says = {True: "says AI", False: "says capture"}.get(entry.get("ai_generated"), "says neither")
+    if entry.get("ai_generated") and entry.get("ingredient"):
+        says = "says AI (an ingredient)"
+    elif entry.get("ai_generated") and entry.get("source_type") == "compositeWithTrainedAlgorithmicMedia":
+        says = "says AI (a composite)"
     if entry.get("kind") == "c2pa":
         if entry.get("status") == "unreadable":
             return "C2PA unreadable"

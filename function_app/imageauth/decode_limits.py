@@ -8,8 +8,9 @@ docs/reliability.md ("Budgets").
 
 - Memory: `decode_bytes` estimates what the decoder will hold for the image
   (Pillow's pixel storage of the decoded size, libjpeg's whole-image
-  coefficient buffer for progressive and multi-scan JPEGs, libwebp's canvases),
-  and a file over the per-image limit is refused with 413 `decode_too_large`.
+  coefficient buffer for progressive and multi-scan JPEGs, libwebp's canvases,
+  libtiff's buffer of one strip or tile), and a file over the per-image limit
+  is refused with 413 `decode_too_large`.
 - CPU: Pillow parses headers, chunks, markers and strips in Python, one read
   per step; `CappedReader` stops a file that needs more than `MAX_PARSER_READS`
   of them (chunk, marker, extension-block or strip floods), and
@@ -53,6 +54,11 @@ RAW_ROW_BYTES = 2 * 8
 MAX_ASPECT_RATIO = 100
 ASPECT_CHECK_PIXELS = 1_000_000
 JPEG_COEFFICIENT_BYTES = 2 * 64  # one 8x8 block of 16-bit DCT coefficients
+# TIFF tags that size libtiff's buffer: a compressed TIFF is decoded one strip or tile at a
+# time into a buffer of the whole strip or tile, and a tile may be far larger than the image.
+TIFF_BITS_PER_SAMPLE, TIFF_PHOTOMETRIC, TIFF_SAMPLES_PER_PIXEL, TIFF_ROWS_PER_STRIP = 258, 262, 277, 278
+TIFF_TILE_WIDTH, TIFF_TILE_LENGTH = 322, 323
+TIFF_YCBCR = 6  # libtiff hands YCbCr over as 32-bit RGBA
 
 
 class TooComplex(Exception):
@@ -130,6 +136,8 @@ def decode_bytes(image: Image.Image, header_size: tuple[int, int], data: bytes) 
     pixels += height * ROW_POINTER_BYTES + width * RAW_ROW_BYTES
     if image.format == "WEBP":
         return pixels * WEBP_CANVAS_COPIES
+    if image.format == "TIFF":
+        return pixels + tiff_buffer_bytes(image)
     if isinstance(image, JpegImagePlugin.JpegImageFile) and (
         image.info.get("progressive") or jpeg_scans(image, data) > 1
     ):
@@ -137,6 +145,30 @@ def decode_bytes(image: Image.Image, header_size: tuple[int, int], data: bytes) 
         # image until the last scan, whatever the output scale.
         return pixels + jpeg_blocks(image, header_size) * JPEG_COEFFICIENT_BYTES
     return pixels
+
+
+def tiff_buffer_bytes(image: Image.Image) -> int:
+    """libtiff's buffer for one strip or tile of a compressed TIFF (uncompressed ones are read in place).
+
+    A tile's size is its own, not the image's: a 64x64 picture stored as one
+    46336x46336 tile asks for 2 GiB, from a file of under 200 bytes.
+    """
+    tile = (getattr(image, "tile", None) or [None])[0]
+    if tile is None or tile[0] != "libtiff":
+        return 0
+    tags = image.tag_v2
+    width, height = image.size
+    per_sample = tags.get(TIFF_BITS_PER_SAMPLE) or (1,)
+    per_sample = per_sample if isinstance(per_sample, tuple) else (per_sample,)
+    samples = int(tags.get(TIFF_SAMPLES_PER_PIXEL) or 1)
+    bits = sum(per_sample) if len(per_sample) == samples else int(per_sample[0]) * samples
+    if tags.get(TIFF_PHOTOMETRIC) == TIFF_YCBCR:
+        bits = max(bits, 32)
+    if TIFF_TILE_WIDTH in tags and TIFF_TILE_LENGTH in tags:
+        row_pixels, rows = int(tags[TIFF_TILE_WIDTH]), int(tags[TIFF_TILE_LENGTH])
+    else:
+        row_pixels, rows = width, min(int(tags.get(TIFF_ROWS_PER_STRIP) or height), height)
+    return math.ceil(row_pixels * bits / 8) * rows
 
 
 def structure_limits() -> dict[str, int]:

@@ -8,41 +8,76 @@ What each generator writes, with the source that shows it:
 - AUTOMATIC1111 stable-diffusion-webui (and its forks Forge and SD.Next):
   `modules/images.py` `save_image_with_geninfo` puts the generation settings
   ("<prompt>\\nNegative prompt: ...\\nSteps: 20, Sampler: ..., Seed: ...,
-  Version: ...") in the PNG text chunk `parameters`, and for JPEG and WebP in
-  EXIF UserComment (piexif `UserComment.dump(..., encoding="unicode")`).
-  Forge's version string starts with "f" ("Version: f2.0.1v1.10.1"); SD.Next
-  adds "App: SD.Next".
+  Version: ...") in the PNG text chunk `parameters`, for JPEG and WebP in
+  EXIF UserComment (piexif `UserComment.dump(..., encoding="unicode")`), and
+  for GIF in the comment extension (`image.save(..., comment=geninfo)`, 1.7
+  and later). Forge's version string starts with "f" ("Version:
+  f2.0.1v1.10.1"); SD.Next adds "App: SD.Next".
 - ComfyUI: `nodes.py` `SaveImage.save_images` writes the text chunks `prompt`
   (the API graph: nodes with a "class_type") and `workflow` (the editor graph,
-  with a "nodes" list).
+  with a "nodes" list). `comfy_extras/nodes_images.py` `SaveAnimatedWEBP`
+  writes the same two graphs into EXIF instead: Model (0x0110) =
+  "prompt:{...}", Make (0x010F) = "workflow:{...}" (a further key would go to
+  ImageDescription, 0x010E).
 - InvokeAI: `invokeai_metadata` (3.x and later, plus `invokeai_graph` and
   `invokeai_workflow`); 2.x wrote `sd-metadata` and `Dream`.
 - NovelAI: PNG text `Software` = "NovelAI", `Source` naming the model, and the
   settings as JSON in `Comment`.
 - Fooocus: `modules/meta_parser.py` writes `parameters` (JSON with a "version":
-  "Fooocus v2...") and `fooocus_scheme`; for JPEG and WebP, EXIF UserComment
-  (0x9286) and Software (0x0131) = "Fooocus v2...".
-- SwarmUI: `parameters` holding JSON with a "sui_image_params" object.
+  "Fooocus v2...", or in its "a1111" scheme AUTOMATIC1111's text ending in
+  "Version: Fooocus v2...") and `fooocus_scheme`; for JPEG and WebP, `get_exif` sets
+  UserComment (0x9286) and Software (0x0131) = "Fooocus v2..." on the
+  top-level `Image.Exif`, so the UserComment lands in IFD0, not the Exif
+  sub-IFD where AUTOMATIC1111 puts it.
+- SwarmUI: `parameters` holding JSON with a "sui_image_params" object; for
+  JPEG, WebP and TIFF the same JSON in EXIF UserComment (`src/Utils/Image.cs`
+  `ConvertTo`; `docs/Image Metadata Format.md`).
+- Easy Diffusion: sdkit's `sdkit/utils/file_utils.py` `save_dicts(...,
+  output_format="embed")` writes one PNG text chunk per setting (`prompt`,
+  `use_stable_diffusion_model`, `num_inference_steps`, ...; the display names,
+  such as `Stable Diffusion model`, when the "txt" metadata format is chosen
+  too: `ui/easydiffusion/utils/save_utils.py` `TASK_TEXT_MAPPING`), and for
+  JPEG and WebP the same settings as JSON in EXIF UserComment.
+- Draw Things (closed source; as the readers of its files parse it, e.g.
+  receyuki/stable-diffusion-prompt-reader `image_data_reader.py` and
+  `format/drawthings.py`): an XMP packet whose `xmp:CreatorTool` is
+  "Draw Things", with the settings as JSON in `exif:UserComment`.
+- Midjourney (as readers of its downloads parse them, e.g.
+  Ktiseos-Nyx/Dataset-Tools `dataset_tools/vendored_sdpr/format/midjourney.py`):
+  PNG text `Description` = "<prompt> --ar 2:1 --v 6 Job ID: <uuid>", and an
+  XMP `iptcExt:DigitalSourceType` (below).
 - IPTC DigitalSourceType in XMP (`Iptc4xmpExt:DigitalSourceType`), which IPTC
   asks generators to set to `trainedAlgorithmicMedia`
   (https://iptc.org/standards/photo-metadata/iptc-standard/, "Digital Source
-  Type"); Google, Meta and Midjourney label generated images this way.
+  Type"); Google, Meta and Midjourney label generated images this way. RDF/XML
+  lets a writer put the value in an attribute, in element text, or, being a
+  URI, in an `rdf:resource` attribute (XMP Specification Part 1, "Serializing
+  XMP"); all three are read, in UTF-8 or UTF-16/32 packets (Part 1 allows all
+  of them). `compositeWithTrainedAlgorithmicMedia` (for instance a photograph
+  edited with generative fill) is reported as AI content combined with other
+  material, not as an image made by a generator.
 """
 
 from __future__ import annotations
 
+import html
 import re
+from functools import lru_cache
 
 from PIL import Image
 
 # Long values (a ComfyUI workflow can be hundreds of kilobytes) are only looked at this far.
 SCAN_CHARS = 64 * 1024
+# XMP packets (Photoshop's document history can run to megabytes) are read this far, in bytes.
+XMP_SCAN_BYTES = 4 * SCAN_CHARS
 UNSIGNED = "unsigned metadata that anyone can add to or strip from a file"
 EXIF_IFD = 0x8769
 EXIF_USER_COMMENT = 0x9286
 EXIF_SOFTWARE = 0x0131
-# Names of generators in a Software field, lower-cased, with the name reported. Editors
-# (Photoshop, GIMP, Lightroom) are deliberately absent: editing is not generating.
+# IFD0 tags ComfyUI's SaveAnimatedWEBP fills with its graphs, by the name reported.
+EXIF_GRAPH_TAGS = {0x0110: "Model", 0x010F: "Make", 0x010E: "ImageDescription"}
+# Names of generators in a Software (or XMP CreatorTool) field, lower-cased, with the name reported.
+# Editors (Photoshop, GIMP, Lightroom) are deliberately absent: editing is not generating.
 GENERATOR_SOFTWARE = (
     ("novelai", "NovelAI"),
     ("fooocus", "Fooocus"),
@@ -50,6 +85,7 @@ GENERATOR_SOFTWARE = (
     ("invokeai", "InvokeAI"),
     ("swarmui", "SwarmUI"),
     ("automatic1111", "AUTOMATIC1111"),
+    ("draw things", "Draw Things"),
     ("stable diffusion", "Stable Diffusion"),
     ("midjourney", "Midjourney"),
     ("dall-e", "DALL·E"),
@@ -57,37 +93,99 @@ GENERATOR_SOFTWARE = (
     ("adobe firefly", "Adobe Firefly"),
 )
 INVOKEAI_CHUNKS = ("invokeai_metadata", "invokeai_graph", "invokeai_workflow", "sd-metadata", "Dream")
-DIGITAL_SOURCE_TYPE = re.compile(rb"DigitalSourceType(?:\s*=\s*[\"']|>)\s*([^\"'<\s]+)")
+# Easy Diffusion's PNG text chunks that no other generator writes (its `prompt` chunk is plain text).
+EASY_DIFFUSION_CHUNKS = ("use_stable_diffusion_model", "Stable Diffusion model")
+MIDJOURNEY_JOB = re.compile(r"Job ID:\s*[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+MIDJOURNEY_PARAMETER = re.compile(r"\s--(?:ar|aspect|v|version|niji|s|stylize|q|quality|c|chaos|style|seed)\b")
 # IPTC digital source types (https://cv.iptc.org/newscodes/digitalsourcetype/), by their last path
 # segment: the generated family, and the captured family (a phone's "computational capture" included).
 AI_SOURCE_TYPES = frozenset({"trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMedia", "algorithmicMedia"})
+COMPOSITE_SOURCE_TYPES = frozenset({"compositeWithTrainedAlgorithmicMedia"})
 CAPTURE_SOURCE_TYPES = frozenset({"digitalCapture", "computationalCapture", "negativeFilm", "positiveFilm"})
 
 
-def metadata_evidence(image: Image.Image) -> list[dict]:
-    """Entries for every known generator signature in an opened (not decoded) image."""
+@lru_cache(maxsize=8)
+def xmp_property(name: str) -> re.Pattern[str]:
+    """A property of an XMP packet in any of its RDF/XML forms (any namespace prefix), value in a group.
+
+    `prefix:Name="v"` (an attribute of rdf:Description), `<prefix:Name>v</prefix:Name>` (element text,
+    whitespace around the value allowed), and `<prefix:Name rdf:resource="v"/>` (a URI value).
+    Matched at each occurrence of ":Name" (see `xmp_values`), with every repetition bounded.
+    """
+    space, value = r"\s{0,256}", r"{0,1024}?"
+    quoted = rf"\"{space}([^\"<]{value}){space}\"|'{space}([^'<]{value}){space}'"
+    return re.compile(
+        rf":{name}(?:{space}={space}(?:{quoted})"  # attribute
+        rf"|\s[^<>]{{0,512}}?\b(?:\w+:)?resource{space}={space}(?:{quoted})"  # rdf:resource
+        rf"|{space}>{space}([^<]{value}){space}<)"  # element text
+    )
+
+
+def metadata_evidence(image: Image.Image, xmp: str | None = None) -> list[dict]:
+    """Entries for every known generator signature in an opened (not decoded) image.
+
+    `xmp`: the decoded XMP packet when the caller found one Pillow did not; else Pillow's is read.
+    """
     found: list[dict] = []
     info = image.info
     if image.format == "PNG":
         found.extend(_png_text_entries(info))
+    if image.format == "GIF":
+        generator = _parameters_generator(_text(info.get("comment")) or "")
+        if generator:
+            found.append(_entry("gif:comment", generator, "the GIF comment", "generation settings"))
     # Pillow's PNG getexif() decodes every pixel to look for an eXIf chunk after the image data:
     # only an eXIf chunk met while opening (before the pixels, where writers put it) is read.
     exif = image.getexif() if image.format != "PNG" or "exif" in info else None
-    comment = _user_comment(exif.get_ifd(EXIF_IFD).get(EXIF_USER_COMMENT)) if exif else None
-    if comment:
-        generator = _parameters_generator(comment)
-        if generator:
-            found.append(_entry("exif:UserComment", generator, "the EXIF UserComment", "generation settings"))
-    software = exif.get(EXIF_SOFTWARE) if exif else None
-    generator = _software_generator(software)
-    if generator:
-        found.append(_entry("exif:Software", generator, "the EXIF Software tag", "the generator's name"))
-    xmp = info.get("xmp")
-    if isinstance(xmp, bytes | str):
-        entry = _xmp_entry(xmp.encode("utf-8", "replace") if isinstance(xmp, str) else xmp)
-        if entry:
-            found.append(entry)
+    if exif:
+        found.extend(_exif_entries(exif))
+    xmp = xmp or xmp_text(info.get("xmp"))
+    if xmp:
+        found.extend(_xmp_entries(xmp))
     return found
+
+
+def xmp_text(raw: object) -> str | None:
+    """An XMP packet (Pillow's `info["xmp"]`: JPEG APP1, PNG iTXt, WebP XMP chunk, TIFF tag 700), decoded.
+
+    At most `XMP_SCAN_BYTES` of it. XMP may be UTF-8, UTF-16 or UTF-32 (XMP Specification Part 1,
+    "Character encodings"); the encoding is told by a byte-order mark or by the zero bytes around
+    the packet's first "<".
+    """
+    if isinstance(raw, str):
+        return raw[:XMP_SCAN_BYTES]
+    if not isinstance(raw, bytes) or not raw:
+        return None
+    raw = raw[:XMP_SCAN_BYTES]
+    for prefix, codec in (
+        (b"\x00\x00\xfe\xff", "utf-32-be"),
+        (b"\xff\xfe\x00\x00", "utf-32-le"),
+        (b"\x00\x00\x00<", "utf-32-be"),
+        (b"<\x00\x00\x00", "utf-32-le"),
+        (b"\xfe\xff", "utf-16-be"),
+        (b"\xff\xfe", "utf-16-le"),
+        (b"\x00<", "utf-16-be"),
+        (b"<\x00", "utf-16-le"),
+    ):
+        if raw.startswith(prefix):
+            return raw.decode(codec, "replace").lstrip("\ufeff")
+    return raw.decode("utf-8", "replace").lstrip("\ufeff")
+
+
+def xmp_values(xmp: str, name: str, limit: int = 20) -> list[str]:
+    """The values of the XMP property `name` (without prefix), entities decoded, in packet order.
+
+    Only the first `limit` occurrences of the property's name are looked at, so that a packet
+    stuffed with the name costs a few bounded matches, not one per occurrence.
+    """
+    pattern, name = xmp_property(name), f":{name}"
+    values, position = [], xmp.find(name)
+    while position >= 0 and limit > 0:
+        match = pattern.match(xmp, position)
+        if match:
+            values.append(html.unescape(next(g for g in match.groups() if g is not None)).strip())
+        position, limit = xmp.find(name, position + len(name)), limit - 1
+    return values
 
 
 def _png_text_entries(info: dict) -> list[dict]:
@@ -106,9 +204,37 @@ def _png_text_entries(info: dict) -> list[dict]:
     if chunk:
         source = "png:invokeai_metadata" if chunk.startswith("invokeai") else f"png:{chunk}"
         found.append(_entry(source, "InvokeAI", f"the PNG text chunk '{chunk}'", "InvokeAI generation settings"))
+    chunk = next((name for name in EASY_DIFFUSION_CHUNKS if _text(info.get(name))), None)
+    if chunk:
+        where = f"the PNG text chunk '{chunk}'"
+        found.append(_entry(f"png:{chunk}", "Easy Diffusion", where, "Easy Diffusion generation settings"))
+    description = _text(info.get("Description"))
+    if description and MIDJOURNEY_JOB.search(description) and MIDJOURNEY_PARAMETER.search(description):
+        where = "the PNG text chunk 'Description'"
+        found.append(_entry("png:Description", "Midjourney", where, "a Midjourney prompt and job ID"))
     generator = _software_generator(info.get("Software"))
     if generator:
         found.append(_entry("png:Software", generator, "the PNG text chunk 'Software'", "the generator's name"))
+    return found
+
+
+def _exif_entries(exif: Image.Exif) -> list[dict]:
+    found = []
+    # The Exif sub-IFD, where the standard puts UserComment (AUTOMATIC1111, SwarmUI, Easy Diffusion),
+    # then IFD0, where Fooocus puts it.
+    comment = _user_comment(exif.get_ifd(EXIF_IFD).get(EXIF_USER_COMMENT)) or _user_comment(exif.get(EXIF_USER_COMMENT))
+    generator = _parameters_generator(comment) if comment else None
+    if generator:
+        found.append(_entry("exif:UserComment", generator, "the EXIF UserComment", "generation settings"))
+    for tag, name in EXIF_GRAPH_TAGS.items():
+        value = _text(exif.get(tag))
+        if value and value.startswith("prompt:") and '"class_type"' in value:
+            found.append(_entry(f"exif:{name}", "ComfyUI", f"the EXIF {name} tag", "a ComfyUI generation graph"))
+        elif value and value.startswith("workflow:") and '"nodes"' in value:
+            found.append(_entry(f"exif:{name}", "ComfyUI", f"the EXIF {name} tag", "a ComfyUI workflow"))
+    generator = _software_generator(exif.get(EXIF_SOFTWARE))
+    if generator:
+        found.append(_entry("exif:Software", generator, "the EXIF Software tag", "the generator's name"))
     return found
 
 
@@ -118,7 +244,7 @@ def _entry(source: str, generator: str, where: str, what: str) -> dict:
         "source": source,
         "ai_generated": True,
         "generator": generator,
-        "detail": f"{what.capitalize()} of {generator} in {where}; {UNSIGNED}.",
+        "detail": f"{what[0].upper() + what[1:]} of {generator} in {where}; {UNSIGNED}.",
     }
 
 
@@ -134,6 +260,8 @@ def _parameters_generator(text: str) -> str | None:
     if text.lstrip().startswith("{"):
         if '"sui_image_params"' in text:
             return "SwarmUI"
+        if '"use_stable_diffusion_model"' in text:
+            return "Easy Diffusion"
         if "fooocus" in text.lower():
             return "Fooocus"
         return None
@@ -141,6 +269,8 @@ def _parameters_generator(text: str) -> str | None:
         return None
     if "App: SD.Next" in text:
         return "SD.Next"
+    if re.search(r"Version: Fooocus v\d", text):  # Fooocus's "a1111" metadata scheme
+        return "Fooocus"
     if re.search(r"Version: f\d", text):
         return "Stable Diffusion WebUI Forge"
     return "AUTOMATIC1111"
@@ -169,19 +299,34 @@ def _user_comment(raw: object) -> str | None:
     return body.decode("utf-8", "replace").strip("\x00")
 
 
-def _xmp_entry(xmp: bytes) -> dict | None:
-    match = DIGITAL_SOURCE_TYPE.search(xmp[: 4 * SCAN_CHARS])
-    if not match:
-        return None
-    value = match.group(1).decode("ascii", "replace").rstrip("/").rsplit("/", 1)[-1]
-    if value not in AI_SOURCE_TYPES | CAPTURE_SOURCE_TYPES:
-        return None
-    ai_generated = value in AI_SOURCE_TYPES
-    says = "made by an AI generator" if ai_generated else "captured by a camera or scanner"
-    return {
-        "kind": "metadata",
-        "source": "xmp:DigitalSourceType",
-        "ai_generated": ai_generated,
-        "generator": None,
-        "detail": f"The XMP IPTC DigitalSourceType '{value}' says this image was {says}; {UNSIGNED}.",
-    }
+def source_type_says(value: str, made_by: str = "") -> str:
+    """What an IPTC digital source type (last path segment) says, after "this image"; `made_by`: " (name)"."""
+    if value in COMPOSITE_SOURCE_TYPES:
+        return f"combines AI-generated content{made_by} with other material (a composite, e.g. generative fill)"
+    if value == "algorithmicMedia":
+        return f"was generated by an algorithm{made_by}, not captured (IPTC algorithmicMedia)"
+    if value in AI_SOURCE_TYPES:
+        return f"was made with an AI generator{made_by}"
+    return "was captured by a camera or scanner"
+
+
+def _xmp_entries(xmp: str) -> list[dict]:
+    found = []
+    values = [value.rstrip("/").rsplit("/", 1)[-1] for value in xmp_values(xmp, "DigitalSourceType")]
+    value = next((value for value in values if value in AI_SOURCE_TYPES | CAPTURE_SOURCE_TYPES), None)
+    if value:
+        ai_generated = value in AI_SOURCE_TYPES
+        found.append(
+            {
+                "kind": "metadata",
+                "source": "xmp:DigitalSourceType",
+                "ai_generated": ai_generated,
+                "generator": None,
+                "detail": f"The XMP IPTC DigitalSourceType '{value}' says this image {source_type_says(value)}; "
+                f"{UNSIGNED}.",
+            }
+        )
+    generator = next(filter(None, map(_software_generator, xmp_values(xmp, "CreatorTool"))), None)
+    if generator:
+        found.append(_entry("xmp:CreatorTool", generator, "the XMP CreatorTool", "the generator's name"))
+    return found

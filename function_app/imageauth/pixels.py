@@ -15,6 +15,8 @@ REDUCING_GAP = 3
 # Rows converted at a time: a band of a 50-megapixel square is a few megabytes.
 BAND_PIXELS = 1 << 20
 EXIF_ORIENTATION = 0x0112
+# Modes whose `transparency` is one colour (Pillow promotes it to an alpha channel on conversion).
+COLOUR_KEY_MODES = ("1", "L", "RGB", "I", "I;16", "I;16B", "I;16L", "I;16N")
 TRANSPOSE_FOR_ORIENTATION = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
     3: Image.Transpose.ROTATE_180,
@@ -37,14 +39,19 @@ def exif_orientation(image: Image.Image) -> int:
 def to_rgb(image: Image.Image) -> Image.Image:
     """Map any Pillow mode to 8-bit RGB in the one documented way (`imageauth.preprocess`, step 5)."""
     mode = image.mode
-    if mode == "RGB":
+    # A colour key (PNG tRNS in a grey or RGB image, as optipng writes for binary alpha) is transparency too.
+    key = image.info.get("transparency") if mode in COLOUR_KEY_MODES else None
+    if mode == "RGB" and key is None:
         return image
     if mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
-        grey = np.asarray(image, dtype=np.float64)
+        values = np.asarray(image)
+        grey = values.astype(np.float64)
         # Float greys are taken as already 0-255; integer greys as 16-bit (0-65535).
         grey = np.clip(grey, 0, 255) if mode == "F" else np.clip(grey, 0, 65535) / 257.0
+        if isinstance(key, int):
+            grey[values == key] = 255
         return Image.fromarray(np.round(grey).astype(np.uint8), "L").convert("RGB")
-    if mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode == "P" and "transparency" in image.info):
+    if mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode == "P" and "transparency" in image.info) or key is not None:
         rgba = image if mode == "RGBA" else image.convert("RGBA")
         # Pasting through the alpha channel onto white gives alpha_composite's pixels exactly,
         # with two images instead of four (each band is allocated anew).
@@ -68,7 +75,7 @@ def reduce_center_square(image: Image.Image, size: int) -> Image.Image:
     left, top = (width - side) // 2, (height - side) // 2
     if factor == 1:
         return to_rgb(image.crop((left, top, left + side, top + side)))
-    if image.mode == "RGB":
+    if image.mode == "RGB" and "transparency" not in image.info:
         return image.reduce(factor, box=(left, top, left + side, top + side))
     result = Image.new("RGB", (side // factor, side // factor))
     band = max(1, BAND_PIXELS // (side * factor)) * factor

@@ -5,6 +5,13 @@ named `file` (parsed by Starlette's parser on python-multipart, which spools
 large parts to disk), or a raw body with `Content-Type: image/*` (or
 `application/octet-stream`, what `curl --data-binary` tools often send). Both
 become Starlette `UploadFile`s, so the route handles one kind of object.
+
+python-multipart slows down by two orders of magnitude on a body full of
+false delimiters (`\r\n--BOUNDARY` followed by anything but the end of a
+delimiter line): about a microsecond each, so 64 MB of them held the event loop
+for 8 s. A well-formed body has one such sequence per part, so the body is fed
+to the parser in pieces and refused once it holds more than any allowed request
+could (`DelimiterCounter`).
 """
 
 from __future__ import annotations
@@ -30,6 +37,10 @@ MAX_FILENAME_CHARS = 255
 # Client-supplied text repeated in an error message is cut to this length.
 MAX_ECHOED_CHARS = 100
 RAW_MEDIA_TYPES = ("application/octet-stream",)
+# The multipart parser gets the body in pieces of at most this size, each counted after it is
+# parsed: its own errors (too many files or fields) come first, and a false-delimiter flood is
+# stopped within one piece (at most about 8000 delimiters, a few milliseconds).
+PARSE_PIECE_BYTES = 64 * 1024
 
 
 @asynccontextmanager
@@ -55,8 +66,15 @@ async def uploaded_files(request: Request, settings: Settings) -> AsyncIterator[
 
 
 def filename_of(upload: UploadFile) -> str | None:
-    """The client's name for the file, if it gave one (browsers send "" for an empty input)."""
-    return upload.filename[:MAX_FILENAME_CHARS] if upload.filename else None
+    """The client's name for the file, if it gave one (browsers send "" for an empty input).
+
+    A multipart `charset` such as utf-7 can decode a filename to lone UTF-16 surrogates,
+    which no UTF-8 (JSON) answer can carry: surrogate pairs are joined, lone ones become U+FFFD.
+    """
+    if not upload.filename:
+        return None
+    name = upload.filename[:MAX_FILENAME_CHARS]
+    return name.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 def _media_type(request: Request) -> str:
@@ -65,9 +83,12 @@ def _media_type(request: Request) -> str:
 
 
 async def _multipart_files(request: Request, settings: Settings) -> list[UploadFile]:
+    # A well-formed body has one delimiter per part, plus the closing one and perhaps a CRLF
+    # before the first; a body with more is refused (see the module's docstring).
+    counter = DelimiterCounter(_boundary(request), settings.max_files + MAX_TEXT_FIELDS + 2)
     parser = MultiPartParser(
         request.headers,
-        request.stream(),
+        counter.pieces(request.stream()),
         max_files=settings.max_files,
         max_fields=MAX_TEXT_FIELDS,
         max_part_size=MAX_TEXT_FIELD_BYTES,
@@ -92,6 +113,42 @@ async def _multipart_files(request: Request, settings: Settings) -> list[UploadF
         if isinstance(value, UploadFile) and name != FILE_FIELD:
             await value.close()
     return files
+
+
+class DelimiterCounter:
+    """Passes a body on in pieces, counting the multipart delimiters of each piece after it is parsed."""
+
+    def __init__(self, boundary: bytes | None, limit: int) -> None:
+        self.delimiter = None if boundary is None else b"\r\n--" + boundary
+        self.limit = limit
+        self.seen = 0
+        self._tail = b""  # the previous piece's last bytes: a delimiter may straddle two pieces
+
+    async def pieces(self, stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        async for chunk in stream:
+            for start in range(0, len(chunk), PARSE_PIECE_BYTES):
+                piece = chunk[start : start + PARSE_PIECE_BYTES]
+                yield piece
+                self.count(piece)
+
+    def count(self, piece: bytes) -> None:
+        if self.delimiter is None:
+            return  # no boundary: the parser refuses the body itself
+        keep = len(self.delimiter) - 1
+        self.seen += piece.count(self.delimiter) + (self._tail + piece[:keep]).count(self.delimiter)
+        self._tail = (self._tail + piece)[-keep:] if len(piece) < keep else piece[-keep:]
+        if self.seen > self.limit:
+            raise RequestError(
+                "malformed_request",
+                f"The multipart body is malformed: it has more part delimiters than the {self.limit} "
+                "a request may have.",
+                400,
+            )
+
+
+def _boundary(request: Request) -> bytes | None:
+    _, options = parse_options_header(request.headers.get("content-type", ""))
+    return options.get(b"boundary")  # None: no boundary, which the parser refuses; b"" is accepted
 
 
 async def _raw_file(request: Request, settings: Settings) -> UploadFile:

@@ -255,10 +255,32 @@ def test_manifest_markers():
     assert manifest_markers.manifest_size(other) is None
 
 
+def test_marker_walks_stop_at_the_end_of_the_file_and_after_a_chunk_flood():
+    """A walk is Python: PNG chunks after IEND and RIFF chunks beyond MAX_CHUNKS are not walked."""
+    png = encode(photo(), "PNG")
+    store = b"\x00" * 16
+    cabx = struct.pack(">I", len(store)) + b"caBX" + store + b"\x00" * 4
+    assert manifest_markers.manifest_size(png[:33] + cabx + png[33:]) == len(store)  # after IHDR: found
+    assert manifest_markers.manifest_size(png + cabx * 100_000) is None  # after IEND: not part of the PNG
+    webp = encode(photo(), "WEBP")
+    c2pa = b"C2PA" + struct.pack("<I", len(store)) + store
+    empty = b"JUNK" + bytes(4)
+
+    def riff(chunks: bytes) -> bytes:
+        body = webp[12:] + chunks
+        return b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WEBP" + body
+
+    assert manifest_markers.manifest_size(riff(empty * 10 + c2pa)) == len(store)
+    assert manifest_markers.manifest_size(riff(empty * manifest_markers.MAX_CHUNKS + c2pa)) is None
+
+
 def test_alpha_and_animation_are_noted():
     rgba = photo(40, 40).convert("RGBA")
     item = predict_bytes(encode(rgba, "PNG"), "alpha.png", SETTINGS)
     assert "transparent areas were filled with white" in item["note"].lower()
+    keyed = io.BytesIO()
+    photo(40, 40).save(keyed, "PNG", transparency=(0, 0, 0))  # a colour key (tRNS), as optipng writes
+    assert "filled with white" in predict_bytes(keyed.getvalue(), "keyed.png", SETTINGS)["note"].lower()
     frames = [photo(40, 40, seed) for seed in range(3)]
     buffer = io.BytesIO()
     frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:], duration=100)

@@ -77,6 +77,23 @@ def test_each_state_matches_the_api(site: Page, server, evidence_images: dict[st
     )
 
 
+def test_a_composite_is_not_called_a_generated_image(site: Page, server, tmp_path) -> None:
+    """Credentials saying AI content was combined with other material are worded as such, in red."""
+    path = tmp_path / "generative-fill.jpg"
+    source_type = "compositeWithTrainedAlgorithmicMedia"
+    path.write_bytes(sign(encode(photo(640, 480, 8), "JPEG", quality=90), "image/jpeg", source_type, "Fill 3"))
+    site.set_input_files("#file-input", [path])
+    expected = api_result(server, path)
+    assert expected["evidence"][0]["source_type"] == source_type
+    row = result_row(site, path.name)
+    assert_row_matches_api(row, expected)
+    expect(row.locator(".evidence-item")).to_have_text(
+        "Content Credentials say this includes AI-generated content (Fill 3) — "
+        "signed by imageauth test signer (signer not verified)"
+    )
+    expect(row.locator(".verdict")).to_have_class("verdict verdict-credentials")
+
+
 def test_an_out_of_scope_photo_is_amber_unsure_never_red(site: Page, server, evidence_images) -> None:
     path = evidence_images["large_photo"]
     expected = api_result(server, path)
