@@ -60,7 +60,6 @@ What each generator writes, with the source that shows it:
 
 from __future__ import annotations
 
-import html
 import re
 from functools import lru_cache
 
@@ -95,8 +94,9 @@ GENERATOR_SOFTWARE = (
 INVOKEAI_CHUNKS = ("invokeai_metadata", "invokeai_graph", "invokeai_workflow", "sd-metadata", "Dream")
 # Easy Diffusion's PNG text chunks that no other generator writes (its `prompt` chunk is plain text).
 EASY_DIFFUSION_CHUNKS = ("use_stable_diffusion_model", "Stable Diffusion model")
-MIDJOURNEY_JOB = re.compile(r"Job ID:\s*[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
-MIDJOURNEY_PARAMETER = re.compile(r"\s--(?:ar|aspect|v|version|niji|s|stylize|q|quality|c|chaos|style|seed)\b")
+# Patterns as text: `re` compiles (and caches) them at first use, not at import, which is cold start.
+MIDJOURNEY_JOB = r"Job ID:\s*[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}"
+MIDJOURNEY_PARAMETER = r"\s--(?:ar|aspect|v|version|niji|s|stylize|q|quality|c|chaos|style|seed)\b"
 # IPTC digital source types (https://cv.iptc.org/newscodes/digitalsourcetype/), by their last path
 # segment: the generated family, and the captured family (a phone's "computational capture" included).
 AI_SOURCE_TYPES = frozenset({"trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMedia", "algorithmicMedia"})
@@ -178,6 +178,8 @@ def xmp_values(xmp: str, name: str, limit: int = 20) -> list[str]:
     Only the first `limit` occurrences of the property's name are looked at, so that a packet
     stuffed with the name costs a few bounded matches, not one per occurrence.
     """
+    import html  # only for files with XMP: kept out of cold start
+
     pattern, name = xmp_property(name), f":{name}"
     values, position = [], xmp.find(name)
     while position >= 0 and limit > 0:
@@ -209,7 +211,7 @@ def _png_text_entries(info: dict) -> list[dict]:
         where = f"the PNG text chunk '{chunk}'"
         found.append(_entry(f"png:{chunk}", "Easy Diffusion", where, "Easy Diffusion generation settings"))
     description = _text(info.get("Description"))
-    if description and MIDJOURNEY_JOB.search(description) and MIDJOURNEY_PARAMETER.search(description):
+    if description and re.search(MIDJOURNEY_JOB, description) and re.search(MIDJOURNEY_PARAMETER, description):
         where = "the PNG text chunk 'Description'"
         found.append(_entry("png:Description", "Midjourney", where, "a Midjourney prompt and job ID"))
     generator = _software_generator(info.get("Software"))
