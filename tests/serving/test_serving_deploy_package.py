@@ -11,6 +11,7 @@ test-artifacts/deploy-package.json; the zip must stay within 100 MB.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -29,6 +30,9 @@ from imageauth.settings import Settings
 FUNCTION_APP_DIR = REPO_ROOT / "function_app"
 PACKAGES = Path(".python_packages") / "lib" / "site-packages"
 PRUNE_SCRIPT = REPO_ROOT / "scripts" / "prune_packages.py"
+# The deploy workflow's bytecode step, run in function_app/ (deploy.yml says why).
+COMPILE = ["-m", "compileall", "-q", "-f", "-j", "0", "--invalidation-mode", "unchecked-hash", "."]
+UNCHECKED_HASH_FLAGS = 0b01  # PEP 552: hash-based, sources not checked
 MAX_ZIP_BYTES = 100 * 10**6
 
 # Runs inside the fresh environment: the Functions host's sys.path, then one HTTP invocation.
@@ -49,6 +53,7 @@ print(json.dumps({
     "imageauth": imageauth.__path__[0],
     "c2pa": getattr(sys.modules.get("c2pa"), "__file__", None),
     "tensorflow": [name for name in ("tensorflow", "keras", "tf_keras") if importlib.util.find_spec(name)],
+    "sources": [m.__file__ for m in list(sys.modules.values()) if str(getattr(m, "__file__", "")).endswith(".py")],
 }))
 """
 
@@ -62,6 +67,7 @@ def build_package(target: Path) -> None:
     subprocess.run(pip, check=True, timeout=900)
     # What the deploy workflow runs next: build artefacts out (scripts/prune_packages.py).
     subprocess.run([sys.executable, str(PRUNE_SCRIPT), str(target / PACKAGES)], check=True, timeout=60)
+    subprocess.run([sys.executable, *COMPILE], cwd=target, check=True, timeout=600)
 
 
 def tree_size(path: Path) -> int:
@@ -81,7 +87,8 @@ def test_the_deploy_package_predicts_in_a_fresh_environment_without_tensorflow(t
     files.append(("file", ("credentials.jpg", credentials, "image/jpeg")))
     body, content_type = encode_multipart_formdata(files)
     (tmp_path / "body").write_bytes(body)
-    command = [str(environment / "bin" / "python"), "-I", "-c", PROBE, str(package), str(package / PACKAGES)]
+    # -B: like the read-only mounted package, where nothing can be written next to the sources.
+    command = [str(environment / "bin" / "python"), "-I", "-B", "-c", PROBE, str(package), str(package / PACKAGES)]
     finished = subprocess.run(
         [*command, str(tmp_path / "body"), content_type], capture_output=True, text=True, timeout=300, check=False
     )
@@ -96,6 +103,13 @@ def test_the_deploy_package_predicts_in_a_fresh_environment_without_tensorflow(t
     assert signed["verdict"] == "ai_generated_by_credentials", signed
     assert signed["evidence"][0]["status"] == "valid"
     assert not list(package.rglob("*.rlib")), "build artefacts must be pruned from the package"
+    # Every module the app imported from the package has bytecode that Python uses without a check.
+    packaged = [Path(path) for path in probe["sources"] if Path(path).resolve().is_relative_to(package.resolve())]
+    assert len(packaged) > 100 and any(path.name == "predict.py" for path in packaged)
+    for source in packaged:
+        header = Path(importlib.util.cache_from_source(str(source))).read_bytes()[:8]
+        assert header[:4] == importlib.util.MAGIC_NUMBER, source
+        assert int.from_bytes(header[4:8], "little") == UNCHECKED_HASH_FLAGS, source
     expected = predict_bytes(images["photo.jpg"], "photo.jpg", Settings())
     # Same model and same code; only the resolved library versions could differ from this checkout's.
     assert item["probability_fake"] == pytest.approx(expected["probability_fake"], abs=1e-5)
@@ -115,6 +129,9 @@ def test_the_deploy_package_predicts_in_a_fresh_environment_without_tensorflow(t
     assert sizes["zip_bytes"] <= MAX_ZIP_BYTES, sizes
 
 
-def test_the_deploy_workflow_prunes_what_the_package_test_prunes():
+def test_the_deploy_workflow_prunes_and_compiles_what_the_package_test_does():
     workflow = (REPO_ROOT / ".github" / "workflows" / "deploy.yml").read_text(encoding="utf-8")
     assert "python ../scripts/prune_packages.py .python_packages/lib/site-packages" in workflow
+    assert f"python {' '.join(COMPILE)}" in workflow
+    zip_line = next(line for line in workflow.splitlines() if "zip -qr" in line)
+    assert "__pycache__" not in zip_line, "the bytecode must go into the zip"
