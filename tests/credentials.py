@@ -118,27 +118,22 @@ def encode(image: Image.Image, fmt: str, **options: object) -> bytes:
 
 def sign(data: bytes, mime: str, source_type: str, software_agent: str = "Test Image Generator 2") -> bytes:
     """`data` with an embedded manifest whose c2pa.created action declares `source_type` (IPTC short name)."""
-    import c2pa
-
-    chain = signing_chain()
+    created = {"action": "c2pa.created", "digitalSourceType": IPTC + source_type}
     manifest = {
         "claim_generator_info": [{"name": "imageauth-tests", "version": "1.0"}],
         "title": "test image",
         "assertions": [
-            {
-                "label": "c2pa.actions",
-                "data": {
-                    "actions": [
-                        {
-                            "action": "c2pa.created",
-                            "digitalSourceType": IPTC + source_type,
-                            "softwareAgent": {"name": software_agent},
-                        }
-                    ]
-                },
-            }
+            {"label": "c2pa.actions", "data": {"actions": [{**created, "softwareAgent": {"name": software_agent}}]}}
         ],
     }
+    return sign_manifest(data, mime, manifest)
+
+
+def sign_manifest(data: bytes, mime: str, manifest: dict, ingredient: tuple | None = None, remote: str | None = None):
+    """`data` signed with `manifest`; `ingredient`: (json, mime, bytes); `remote`: keep the manifest elsewhere."""
+    import c2pa
+
+    chain = signing_chain()
     info = c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, chain.certificates_pem, chain.private_key_pem, None)
     signer = c2pa.Signer.from_info(info)
     try:
@@ -146,6 +141,11 @@ def sign(data: bytes, mime: str, source_type: str, software_agent: str = "Test I
         context = c2pa.Context.from_dict({"builder": {"thumbnail": {"enabled": False}}})
         output = io.BytesIO()
         with c2pa.Builder(manifest, context=context) as builder:
+            if ingredient is not None:
+                builder.add_ingredient(ingredient[0], ingredient[1], io.BytesIO(ingredient[2]))
+            if remote is not None:
+                builder.set_no_embed()
+                builder.set_remote_url(remote)
             builder.sign(signer, mime, io.BytesIO(data), output)
         return output.getvalue()
     finally:

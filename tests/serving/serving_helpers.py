@@ -52,3 +52,16 @@ class ServerThread:
     def __exit__(self, *exc_info: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+def model_only_verdict(item: dict) -> str:
+    """What the score alone says under the default settings' policy (no evidence)."""
+    from imageauth.predict import get_policy
+    from imageauth.settings import Settings
+
+    policy = get_policy(Settings())
+    if policy.max_short_side is not None and min(item["width"], item["height"]) > policy.max_short_side:
+        return "unsure"
+    if item["probability_fake"] >= policy.high:
+        return "likely_ai"
+    return "likely_real" if item["probability_fake"] < policy.low else "unsure"

@@ -31,23 +31,13 @@ from credentials import (
     with_pixels_changed,
 )
 from PIL import Image
-from serving_helpers import REPO_ROOT
+from serving_helpers import REPO_ROOT, model_only_verdict
 
 from imageauth import manifest_markers, provenance
-from imageauth.predict import get_policy, predict_bytes
+from imageauth.predict import predict_bytes
 from imageauth.settings import Settings
 
 SETTINGS = Settings()
-
-
-def model_only_verdict(item: dict) -> str:
-    """What the score alone says under the policy in effect (no evidence)."""
-    policy = get_policy(SETTINGS)
-    if policy.max_short_side is not None and min(item["width"], item["height"]) > policy.max_short_side:
-        return "unsure"
-    if item["probability_fake"] >= policy.high:
-        return "likely_ai"
-    return "likely_real" if item["probability_fake"] < policy.low else "unsure"
 
 
 @pytest.fixture(scope="module")

@@ -28,14 +28,15 @@ from credentials import (
     png_from_chunks,
     png_with_text,
     sign,
-    signing_chain,
+    sign_manifest,
     with_pixels_changed,
 )
 from PIL import Image, TiffImagePlugin
+from serving_helpers import model_only_verdict
 
 from imageauth import manifest_markers, provenance
 from imageauth.cli import evidence_summary
-from imageauth.predict import get_policy, predict_bytes
+from imageauth.predict import predict_bytes
 from imageauth.settings import Settings
 
 SETTINGS = Settings()
@@ -71,15 +72,6 @@ SOURCE_TYPE_FORMS = {
         "trainedAlgorithmicMedia</Iptc4xmpExt:DigitalSourceType>"
     ),
 }
-
-
-def model_only_verdict(item: dict) -> str:
-    policy = get_policy(SETTINGS)
-    if policy.max_short_side is not None and min(item["width"], item["height"]) > policy.max_short_side:
-        return "unsure"
-    if item["probability_fake"] >= policy.high:
-        return "likely_ai"
-    return "likely_real" if item["probability_fake"] < policy.low else "unsure"
 
 
 def sources(data: bytes, name: str = "file") -> list[tuple]:
@@ -430,28 +422,6 @@ def test_cabx_after_the_image_data_is_found_and_read():
 
 
 # ---------------------------------------------------------------------------- C2PA manifests as real tools write them
-
-
-def sign_manifest(data: bytes, mime: str, manifest: dict, ingredient: tuple | None = None, remote: str | None = None):
-    """`data` signed with `manifest`; `ingredient`: (json, mime, bytes); `remote`: keep the manifest elsewhere."""
-    import c2pa
-
-    chain = signing_chain()
-    info = c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, chain.certificates_pem, chain.private_key_pem, None)
-    signer = c2pa.Signer.from_info(info)
-    try:
-        context = c2pa.Context.from_dict({"builder": {"thumbnail": {"enabled": False}}})
-        output = io.BytesIO()
-        with c2pa.Builder(manifest, context=context) as builder:
-            if ingredient is not None:
-                builder.add_ingredient(ingredient[0], ingredient[1], io.BytesIO(ingredient[2]))
-            if remote is not None:
-                builder.set_no_embed()
-                builder.set_remote_url(remote)
-            builder.sign(signer, mime, io.BytesIO(data), output)
-        return output.getvalue()
-    finally:
-        signer.close()
 
 
 def manifest_with(actions: list[dict], *assertions: dict, name: str = "Test Editor") -> dict:
