@@ -22,14 +22,13 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from tqdm import tqdm
 
-from imageauth.preprocess import ImageError, load_image
+from imageauth.preprocess import IMAGE_SUFFIXES, ImageError, load_image
 from training.arrays import save_split
 from training.params import load_params
 from training.sources import fetch
 from training.split import Record, assign_splits
 
 SPLITS = ("train", "val", "test")
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 
 
 def _kaggle_parts(name: str, class_names: dict[str, str]) -> tuple[str, str] | None:

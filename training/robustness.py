@@ -29,11 +29,10 @@ from scipy.ndimage import gaussian_filter
 from sklearn.metrics import roc_auc_score
 from tqdm import tqdm
 
-from imageauth.preprocess import load_image
+from imageauth.preprocess import IMAGE_SUFFIXES, load_image
 from training.augment import jpeg_round_trip
 
 NOISE_SEED = 20200  # Fixed so that every run adds the same noise to the same images.
-PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 
 Perturbation = Callable[[np.ndarray], np.ndarray]
 PredictProbability = Callable[[np.ndarray], np.ndarray]
@@ -148,7 +147,7 @@ def real_photo_rate(
     photo_dir: Path, predict_probability: PredictProbability, threshold: float, image_size: int
 ) -> dict:
     """Share of the real photos in `photo_dir` called fake after `load_image`, with each file's P(fake)."""
-    files = sorted(p for p in Path(photo_dir).iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)
+    files = sorted(p for p in Path(photo_dir).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise FileNotFoundError(f"no photos in {photo_dir}: run `python -m training.real_photos` first")
     pixels = np.stack([load_image(path.read_bytes(), image_size).pixels for path in files])

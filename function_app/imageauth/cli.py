@@ -21,11 +21,10 @@ from typing import TextIO
 from tqdm import tqdm
 
 from imageauth.predict import error_item, get_detector, predict_or_error
-from imageauth.preprocess import ImageError, too_many_bytes
+from imageauth.preprocess import IMAGE_SUFFIXES, ImageError, too_many_bytes
 from imageauth.settings import Settings
 
 # Folders are searched for these; a file named explicitly is tried whatever its name.
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
 CSV_COLUMNS = [
     "filename", "sha256", "verdict", "label", "probability_fake", "threshold", "width", "height", "note", "evidence",
 ]  # fmt: skip

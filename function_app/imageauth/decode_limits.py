@@ -9,7 +9,7 @@ docs/reliability.md ("Budgets").
 - Memory: `decode_bytes` estimates what the decoder will hold for the image
   (Pillow's pixel storage of the decoded size, libjpeg's whole-image
   coefficient buffer for progressive and multi-scan JPEGs, libwebp's canvases,
-  libtiff's buffer of one strip or tile), and a file over the per-image limit
+  libavif's planes, libtiff's buffer of one strip or tile), and a file over the per-image limit
   is refused with 413 `decode_too_large`.
 - CPU: Pillow parses headers, chunks, markers and strips in Python, one read
   per step; `CappedReader` stops a file that needs more than `MAX_PARSER_READS`
@@ -44,6 +44,10 @@ PILLOW_BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B"
 # libwebp's animation decoder keeps two RGBA canvases, and Pillow copies one;
 # measured peaks are closer to four canvases.
 WEBP_CANVAS_COPIES = 4
+# libavif's decoded YUV planes, the RGB(A) frame it hands Pillow as bytes, and Pillow's image:
+# measured 2.3 (8-bit 4:2:0) to 2.9 (with alpha) times Pillow's storage for 12 MP; 10- and 12-bit
+# files hold two bytes a sample in the planes.
+AVIF_FRAME_COPIES = 4
 # Pillow keeps a pointer per row, and decoders such as PNG's hold two raw rows
 # of up to 8 bytes a pixel: for a 1 x 50 000 000 image the pointers alone are 400 MB.
 ROW_POINTER_BYTES = 8
@@ -88,7 +92,8 @@ def check_structure(image: Image.Image, data: bytes) -> None:
     """Raise `TooComplex` when the file asks for more passes, tiles or frames than allowed."""
     if len(getattr(image, "tile", ()) or ()) > MAX_TILES:
         raise TooComplex(f"the file has {len(image.tile)} strips or tiles, more than {MAX_TILES}")
-    frames = getattr(image, "_n_frames", None)  # known at open for WebP and MPO, lazy elsewhere
+    # Known at open for WebP, MPO and AVIF, counted lazily elsewhere.
+    frames = image.n_frames if image.format == "AVIF" else getattr(image, "_n_frames", None)
     if isinstance(frames, int) and frames > MAX_FRAMES:
         raise TooComplex(f"the file has {frames} frames, more than {MAX_FRAMES}")
     if isinstance(image, JpegImagePlugin.JpegImageFile):
@@ -136,6 +141,8 @@ def decode_bytes(image: Image.Image, header_size: tuple[int, int], data: bytes) 
     pixels += height * ROW_POINTER_BYTES + width * RAW_ROW_BYTES
     if image.format == "WEBP":
         return pixels * WEBP_CANVAS_COPIES
+    if image.format == "AVIF":
+        return pixels * AVIF_FRAME_COPIES
     if image.format == "TIFF":
         return pixels + tiff_buffer_bytes(image)
     if isinstance(image, JpegImagePlugin.JpegImageFile) and (

@@ -9,7 +9,7 @@ work of steps 5-6), and `tests/test_skew.py` checks both sides against it.
 
 The model input is RGB uint8 pixels, `size` x `size`, made as follows:
 
-1. Only JPEG (MPO included), PNG, WebP, GIF, BMP and TIFF are opened;
+1. Only JPEG (MPO included), PNG, WebP, GIF, BMP, TIFF and AVIF are opened;
    anything else is `unsupported_media_type` (415). A file that starts with
    one of those formats' signatures but cannot be opened is corrupt, not
    foreign: `undecodable_image` (415).
@@ -20,7 +20,7 @@ The model input is RGB uint8 pixels, `size` x `size`, made as follows:
    floods). A decompression bomb costs a header read, not gigabytes.
 3. Every JPEG flavour is decoded with libjpeg's DCT scaling ("draft" mode) to
    no less than 4x the target size: same picture, a fraction of the work.
-4. Multi-frame files (animated GIF/WebP, multi-page TIFF, MPO) use their first frame.
+4. Multi-frame files (animated GIF/WebP/AVIF, multi-page TIFF, MPO) use their first frame.
 5. The largest centred square is taken, in bands of rows: each band is
    converted to RGB and box-reduced (Pillow's `reduce`) to no less than 3x
    the target size, so no full-size converted copy ever exists. Colour modes
@@ -40,17 +40,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, JpegImagePlugin
+from PIL import AvifImagePlugin, Image, JpegImagePlugin, PngImagePlugin
 
 from imageauth import decode_limits
 from imageauth.coded_error import CodedError
 from imageauth.decode_limits import DEFAULT_MAX_DECODE_BYTES, CappedReader, TooComplex
 from imageauth.pixels import TRANSPOSE_FOR_ORIENTATION, exif_orientation, reduce_center_square
 
-ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
+ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "AVIF")
+# File names a folder search (the CLI, ingest, the real-photo set) takes for images of those formats;
+# the bytes still decide what a file is.
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".avif"})
 DEFAULT_MAX_PIXELS = 50_000_000
 DRAFT_FACTOR = 4
-# Leading bytes of the allowed formats (WebP is checked apart: RIFF....WEBP).
+# Leading bytes of the allowed formats (WebP and AVIF are checked apart: RIFF....WEBP, ....ftypavif).
 SIGNATURES = (
     b"\xff\xd8\xff",  # JPEG
     b"\x89PNG\r\n\x1a\n",
@@ -62,10 +65,23 @@ SIGNATURES = (
     b"II+\x00",  # BigTIFF
     b"MM\x00+",
 )
+# AVIF's ftyp major brands: still image and image sequence. Not "mif1"/"msf1": HEIC files use those
+# too, and a HEIC is a format this service does not read, not a corrupt AVIF.
+AVIF_BRANDS = (b"avif", b"avis")
 
 # Our own pixel limit is checked before decoding; Pillow's global guard would
 # only duplicate it with a different message, and warn below our limit.
 Image.MAX_IMAGE_PIXELS = None
+
+# PNG text chunks are decompressed into `info` while the file is opened, before any of our limits
+# and outside the decode budget: with Pillow's default cap (64 MiB a file) a 66 kB upload held
+# 63 MiB. Generators and editors write kilobytes, a ComfyUI workflow a few hundred; more is refused.
+MAX_TEXT_BYTES = 8 * 2**20
+PngImagePlugin.MAX_TEXT_MEMORY = MAX_TEXT_BYTES
+
+# libavif decodes with one thread per core by default: one upload may use one core, like every
+# other decoder here (admission control counts uploads, not threads).
+AvifImagePlugin.DEFAULT_MAX_THREADS = 1
 
 
 class ImageError(CodedError, ValueError):
@@ -176,6 +192,13 @@ def open_image(
     return OpenedImage(image=image, size=size, header_size=header_size, cost=cost)
 
 
+def _has_signature(data: bytes) -> bool:
+    """True when `data` starts like one of the allowed formats."""
+    webp = data[:4] == b"RIFF" and data[8:12] == b"WEBP"
+    avif = data[4:8] == b"ftyp" and data[8:12] in AVIF_BRANDS
+    return data.startswith(SIGNATURES) or webp or avif
+
+
 def _as_image_error(error: Exception) -> ImageError:
     if isinstance(error, ImageError):
         return error
@@ -188,7 +211,7 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
     except TooComplex:
         raise
     except Exception as error:  # noqa: BLE001 - unidentifiable or broken header
-        if data.startswith(SIGNATURES) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP"):
+        if _has_signature(data):
             raise ImageError(
                 "undecodable_image",
                 "The file starts like a supported image but its header is corrupt or truncated.",

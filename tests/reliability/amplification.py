@@ -3,7 +3,7 @@
 Each `Case` (the same type as the bad-input corpus) is a file that is cheap to
 send and expensive to decode naively: declared-large canvases, blank
 large PNGs, extreme shapes, many-scan progressive JPEGs, marker, chunk and
-extension-block floods, many-strip TIFFs and an MPO. Its `status`/`code` is
+extension-block floods, many-strip TIFFs, an MPO and AVIFs. Its `status`/`code` is
 what the service answers; `docs/reliability.md` ("Budgets") lists the same
 cases. Built from Pillow, numpy, `zlib` and `struct` in a few seconds.
 """
@@ -15,7 +15,7 @@ import struct
 import zlib
 
 import numpy as np
-from badinputs import VERDICT, Case, _png_chunk, _save, jpeg_with_size, photo_like
+from badinputs import VERDICT, Case, _png_chunk, _save, avif_with_size, jpeg_with_size, photo_like
 from PIL import Image
 
 DECODE_TOO_LARGE = (413, "decode_too_large")
@@ -181,6 +181,20 @@ def amplification_inputs() -> tuple[Case, ...]:
             animated_webp(5000),
             *DECODE_TOO_LARGE,
             "25 MP animated WebP: 381 MiB of canvases",
+        ),
+        Case(
+            "avif_3500",
+            "photo.avif",
+            _save(gradient(3500, 3500), "AVIF", quality=50, speed=10),
+            *VERDICT,
+            "12 MP AVIF: libavif's planes, its RGB frame and Pillow's copy",
+        ),
+        Case(
+            "avif_header_7000",
+            "canvas.avif",
+            avif_with_size(_save(photo_like(64, 48), "AVIF"), 7000, 7000),
+            *DECODE_TOO_LARGE,
+            "AVIF header claiming 7000x7000 over 64x48 of data: 748 MiB at four copies",
         ),
         # Blank large PNGs: kilobytes that decode to the pixel limit.
         Case(

@@ -195,6 +195,21 @@ def _animated(fmt: str) -> bytes:
     return _save(frames[0], fmt, save_all=True, append_images=frames[1:], duration=100, loop=0)
 
 
+def avif_with_size(data: bytes, width: int, height: int) -> bytes:
+    """An AVIF whose image-spatial-extents box (`ispe`, ISO/IEC 23008-12 6.5.3) claims `width` x `height`.
+
+    The header is all Pillow and our limits see before decoding; libavif takes it at its word.
+    """
+    at = data.index(b"ispe") + 8  # after the box type and its version/flags word
+    return data[:at] + struct.pack(">II", width, height) + data[at + 8 :]
+
+
+def heic_like() -> bytes:
+    """The ftyp box an iPhone's HEIC starts with (brand "heic", compatible "mif1"), then a meta box."""
+    ftyp = b"ftyp" + b"heic" + b"\0\0\0\0" + b"mif1heic"
+    return struct.pack(">I", 4 + len(ftyp)) + ftyp + struct.pack(">I", 16) + b"meta" + b"\0" * 8
+
+
 def _multipage_tiff() -> bytes:
     pages = [photo_like(48, 32, 1), Image.new("L", (300, 200), 40), Image.new("RGB", (10, 10))]
     return _save(pages[0], "TIFF", save_all=True, append_images=pages[1:])
@@ -210,6 +225,7 @@ def bad_inputs() -> tuple[Case, ...]:
     """Every file of issue 6 section 1 that is a single upload (the HTTP-only cases live in the API test)."""
     jpeg = _save(photo_like(320, 240), "JPEG", quality=90)
     png = _save(photo_like(64, 64), "PNG")
+    avif = _save(photo_like(64, 48), "AVIF", quality=80)
     text = "This is a plain text file, not a picture.\n" * 4
     html = "<!doctype html><html><body><script>alert(1)</script><p>hello</p></body></html>\n"
     svg = (
@@ -240,8 +256,13 @@ def bad_inputs() -> tuple[Case, ...]:
         Case("tiff_bomb_100000x100000", "bomb.tif", tiff_bomb(), *TOO_MANY_PIXELS),
         Case("jpeg_header_65000x65000", "bomb.jpg", jpeg_with_size(jpeg, 65000, 65000), *TOO_MANY_PIXELS),
         Case("webp_canvas_16384x16384", "bomb.webp", webp_canvas_bomb(), *TOO_MANY_PIXELS),
+        Case("avif_header_10000x10000", "bomb.avif", avif_with_size(avif, 10000, 10000), *TOO_MANY_PIXELS),
         Case("animated_gif", "animated.gif", _animated("GIF"), *VERDICT, "first frame"),
         Case("animated_webp", "animated.webp", _animated("WEBP"), *VERDICT, "first frame"),
+        Case("animated_avif", "animated.avif", _animated("AVIF"), *VERDICT, "first frame"),
+        Case("avif", "photo.avif", avif, *VERDICT),
+        Case("truncated_avif", "truncated.avif", avif[: len(avif) // 2], *UNDECODABLE),
+        Case("heic", "photo.heic", heic_like(), *UNSUPPORTED, "HEIC/HEIF is not read"),
         Case("one_by_one", "1x1.png", _save(Image.new("RGB", (1, 1), "red"), "PNG"), *VERDICT),
         Case("one_by_10000", "1x10000.png", _save(photo_like(1, 10000), "PNG"), *VERDICT),
         Case("10000_by_one", "10000x1.png", _save(photo_like(10000, 1), "PNG"), *VERDICT),

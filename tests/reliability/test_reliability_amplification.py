@@ -37,6 +37,7 @@ HEAVY = [
     "png_rgb_50000x1000",
     "webp_animated_3500",
     "png_blank_rgba_7000",
+    "avif_3500",
     "png_blank_grey16_7000",
 ]
 

@@ -71,11 +71,21 @@ def _seeds() -> list[bytes]:
         _encode(picture, "TIFF", compression="tiff_lzw"),
         _encode(picture.convert("CMYK"), "TIFF", save_all=True, append_images=[picture]),
         _encode(Image.new("I;16", (24, 18), 30000), "PNG"),
+        _encode(picture, "AVIF", quality=70),
+        _encode(picture.convert("RGBA"), "AVIF", save_all=True, append_images=[picture.convert("RGBA")]),
     ]
 
 
 SEEDS = _seeds()
-SIGNATURES = [b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF89a", b"RIFF\0\0\0\0WEBP", b"BM", b"II*\0"]
+SIGNATURES = [
+    b"\x89PNG\r\n\x1a\n",
+    b"\xff\xd8\xff",
+    b"GIF89a",
+    b"RIFF\0\0\0\0WEBP",
+    b"BM",
+    b"II*\0",
+    b"\0\0\0\x1cftypavif\0\0\0\0avifmif1miaf",
+]
 
 
 @st.composite

@@ -25,7 +25,9 @@ import pytest
 from badinputs import small_jpeg
 from PIL import Image
 
-from imageauth.preprocess import ImageError, load_image, open_image
+from imageauth.predict import predict_bytes
+from imageauth.preprocess import MAX_TEXT_BYTES, ImageError, load_image, open_image
+from imageauth.settings import Settings
 
 pytestmark = pytest.mark.timeout(120)
 SIZE = 32
@@ -148,20 +150,21 @@ TEXT_PROBE = textwrap.dedent(
 )
 
 
-def png_with_text(chunks: int, kind: bytes = b"zTXt") -> bytes:
+def png_with_text(chunks: int, kind: bytes = b"zTXt", after_pixels: bool = False) -> bytes:
     """An 8x8 PNG with `chunks` compressed text chunks of just under 1 MiB each (Pillow's per-chunk limit)."""
     image = encode(Image.new("RGB", (8, 8), "gray"), "PNG")
     compressed = zlib.compress(b"a" * (MEBIBYTE - 1), 9)
     header = b"\0\0" if kind == b"zTXt" else b"\0\1\0\0\0"
     text = b"".join(png_chunk(kind, b"k%d" % index + header + compressed) for index in range(chunks))
-    return image[: 8 + 25] + text + image[8 + 25 :]
+    at = len(image) - 12 if after_pixels else 8 + 25  # before IEND, or right after IHDR
+    return image[:at] + text + image[at:]
 
 
 def test_png_text_chunks_are_held_once_not_twice(tmp_path):
-    """63 compressed text chunks (a 66 kB file) decompress to 63 MiB, which Pillow keeps in `info`;
-    the decode's copy was still alive while the evidence step read the file again (129 MiB)."""
+    """Compressed text chunks decompress into `info`, which the decode's copy of the file kept alive
+    while the evidence step read the file again: 63 chunks (a 66 kB file) held 129 MiB, not 65."""
     bomb, warm = tmp_path / "text.png", tmp_path / "warm.jpg"
-    bomb.write_bytes(png_with_text(63))
+    bomb.write_bytes(png_with_text(7))  # under MAX_TEXT_BYTES: a verdict
     warm.write_bytes(small_jpeg())
     completed = subprocess.run(
         [sys.executable, "-c", TEXT_PROBE, str(bomb), str(warm)],
@@ -169,7 +172,19 @@ def test_png_text_chunks_are_held_once_not_twice(tmp_path):
     )  # fmt: skip
     result = json.loads(completed.stdout.splitlines()[-1])
     assert result["label"] in ("real", "fake")
-    assert result["growth_mib"] < 96, result
+    assert result["growth_mib"] < 12, result  # 7 MiB held once (twice: 14)
+
+
+@pytest.mark.parametrize("kind", [b"zTXt", b"iTXt"])
+@pytest.mark.parametrize("after_pixels", [False, True])
+def test_more_png_text_than_max_text_bytes_is_refused(kind, after_pixels):
+    """Pillow's own cap was 64 MiB a file: a 66 kB PNG held 63 MiB outside the decode budget."""
+    chunks = MAX_TEXT_BYTES // MEBIBYTE + 1
+    bomb = png_with_text(chunks, kind, after_pixels)
+    assert len(bomb) < 20_000
+    with pytest.raises(ImageError) as refused:
+        predict_bytes(bomb, "text.png", Settings())
+    assert (refused.value.code, refused.value.status) == ("undecodable_image", 415)
 
 
 # ------------------------------------------------------------------ fixes in pipeline dependencies

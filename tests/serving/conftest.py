@@ -34,6 +34,7 @@ def images() -> dict[str, bytes]:
         "palette.gif": encode(noise_image(64, 64, 4).convert("P"), "GIF"),
         "grey.bmp": encode(noise_image(50, 70, 5).convert("L"), "BMP"),
         "scan.tiff": encode(noise_image(90, 60, 6), "TIFF"),
+        "phone.avif": encode(noise_image(80, 60, 7), "AVIF"),
     }
     jpeg = valid["photo.jpg"]
     return {**valid, "corrupt.jpg": jpeg[: len(jpeg) // 3], "notes.txt": b"plain text, not an image\n"}

@@ -47,7 +47,7 @@ def trust_file(tmp_path_factory) -> Settings:
     return path
 
 
-@pytest.mark.parametrize(("fmt", "mime"), [("JPEG", "image/jpeg"), ("PNG", "image/png")])
+@pytest.mark.parametrize(("fmt", "mime"), [("JPEG", "image/jpeg"), ("PNG", "image/png"), ("AVIF", "image/avif")])
 def test_signed_ai_image_is_ai_generated_by_credentials(fmt, mime):
     data = sign(encode(photo(), fmt), mime, "trainedAlgorithmicMedia", software_agent="Test Image Generator 2")
     item = predict_bytes(data, f"generated.{fmt.lower()}", SETTINGS)
@@ -99,6 +99,25 @@ def test_pixels_changed_after_signing_is_invalid_and_the_model_decides():
     assert entry["status"] == "invalid" and entry["ai_generated"] is True
     assert "assertion.dataHash.mismatch" in entry["codes"]
     assert "prove nothing" in entry["detail"]
+    assert item["verdict"] == model_only_verdict(item)
+
+
+def test_avif_pixels_changed_after_signing_is_invalid():
+    """In an AVIF the manifest covers the boxes by hash (`bmffHash`), the coded pixels in `mdat` among them."""
+    signed = sign(encode(photo(48, 48), "AVIF", quality=70), "image/avif", "trainedAlgorithmicMedia")
+    start = signed.index(b"mdat")
+    end = start - 4 + struct.unpack(">I", signed[start - 4 : start])[0]
+    pixels = Image.open(io.BytesIO(signed)).tobytes()
+    for at in range(end - 1, start + 4, -1):  # the last coded byte whose change still decodes
+        changed = signed[:at] + bytes([signed[at] ^ 1]) + signed[at + 1 :]
+        try:
+            if Image.open(io.BytesIO(changed)).tobytes() != pixels:
+                break
+        except (OSError, RuntimeError):
+            continue
+    item = predict_bytes(changed, "changed.avif", SETTINGS)
+    [entry] = item["evidence"]
+    assert entry["status"] == "invalid" and "assertion.bmffHash.mismatch" in entry["codes"]
     assert item["verdict"] == model_only_verdict(item)
 
 
@@ -278,7 +297,7 @@ def test_alpha_and_animation_are_noted():
     assert "only the first frame" in animated["note"].lower()
 
 
-@pytest.mark.parametrize(("fmt", "mime"), [("JPEG", "image/jpeg"), ("PNG", "image/png")])
+@pytest.mark.parametrize(("fmt", "mime"), [("JPEG", "image/jpeg"), ("PNG", "image/png"), ("AVIF", "image/avif")])
 def test_mutated_manifests_never_raise(fmt, mime):
     # Random byte flips and cuts inside the manifest of a signed file: examine() must answer each.
     import random

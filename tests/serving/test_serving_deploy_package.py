@@ -85,6 +85,7 @@ def test_the_deploy_package_predicts_in_a_fresh_environment_without_tensorflow(t
     credentials = sign(encode(photo(), "JPEG"), "image/jpeg", "trainedAlgorithmicMedia")
     files = [("file", ("photo.jpg", images["photo.jpg"], "image/jpeg"))]
     files.append(("file", ("credentials.jpg", credentials, "image/jpeg")))
+    files.append(("file", ("phone.avif", images["phone.avif"], "image/avif")))  # the wheel's own libavif
     body, content_type = encode_multipart_formdata(files)
     (tmp_path / "body").write_bytes(body)
     # -B: like the read-only mounted package, where nothing can be written next to the sources.
@@ -97,7 +98,7 @@ def test_the_deploy_package_predicts_in_a_fresh_environment_without_tensorflow(t
     assert probe["tensorflow"] == []
     assert Path(probe["imageauth"]).resolve() == (package / "imageauth").resolve()
     assert probe["status"] == 200, probe["body"]
-    item, signed = probe["body"]["results"]
+    item, signed, avif = probe["body"]["results"]
     # The packaged c2pa library read and validated the manifest.
     assert Path(probe["c2pa"]).resolve().is_relative_to((package / PACKAGES).resolve())
     assert signed["verdict"] == "ai_generated_by_credentials", signed
@@ -115,6 +116,9 @@ def test_the_deploy_package_predicts_in_a_fresh_environment_without_tensorflow(t
     assert item["probability_fake"] == pytest.approx(expected["probability_fake"], abs=1e-5)
     same = ("sha256", "width", "height", "verdict", "note", "evidence")
     assert {key: item[key] for key in same} == {key: expected[key] for key in same}
+    expected_avif = predict_bytes(images["phone.avif"], "phone.avif", Settings())
+    assert avif["probability_fake"] == pytest.approx(expected_avif["probability_fake"], abs=1e-5)
+    assert {key: avif[key] for key in same} == {key: expected_avif[key] for key in same}
     archive = shutil.make_archive(str(tmp_path / "package"), "zip", package)
     sizes = {
         "package_bytes": tree_size(package),

@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from training.ingest import ingest
 
@@ -52,6 +53,16 @@ def test_corrupt_and_non_image_files_are_reported_and_left_out(make_dataset, tmp
         "train/FAKE/text.jpg": "unsupported_media_type",
     }
     assert report["counts"]["train"] == {"fake": 4, "real": 4}
+
+
+def test_every_format_serving_reads_is_ingested(make_dataset, tmp_path):
+    """Ingest takes what serving reads (AVIF too), decoded by the same `load_image`."""
+    source = make_dataset(per_class=4)
+    picture = Image.open(source / "train/REAL/000.png")
+    picture.save(source / "train/REAL/phone.avif", quality=90)
+    picture.save(source / "train/REAL/scan.tiff")
+    report = run_ingest(source, tmp_path / "prepared", val_fraction=0.0)
+    assert report["counts"]["train"] == {"fake": 4, "real": 6} and report["rejected_count"] == 0
 
 
 def test_missing_class_fails_with_a_message_naming_the_path(make_dataset, tmp_path):
