@@ -172,6 +172,16 @@ def test_jpeg_with_a1111_parameters_in_exif_user_comment():
     assert item["verdict"] == "likely_ai"
 
 
+def test_generator_metadata_in_an_avif():
+    """AVIF keeps EXIF and XMP in items of its own; Pillow hands them over like JPEG's."""
+    jpeg = Image.open(io.BytesIO(jpeg_with_user_comment(photo(), A1111_PARAMETERS)))
+    a1111 = predict_bytes(encode(jpeg, "AVIF", exif=jpeg.info["exif"]), "a1111.avif", SETTINGS)
+    assert [(e["source"], e["generator"]) for e in a1111["evidence"]] == [("exif:UserComment", "AUTOMATIC1111")]
+    xmp = Image.open(io.BytesIO(jpeg_with_xmp_source_type(photo(), "trainedAlgorithmicMedia"))).info["xmp"]
+    tagged = predict_bytes(encode(photo(), "AVIF", xmp=xmp), "xmp.avif", SETTINGS)
+    assert [(e["source"], e["ai_generated"]) for e in tagged["evidence"]] == [("xmp:DigitalSourceType", True)]
+
+
 def test_exif_software_of_a_generator():
     exif = Image.Exif()
     exif[0x0131] = "Fooocus v2.5.5"
