@@ -24,7 +24,6 @@ from imageauth.predict import error_item, get_detector, predict_or_error
 from imageauth.preprocess import IMAGE_SUFFIXES, ImageError, too_many_bytes
 from imageauth.settings import Settings
 
-# Folders are searched for these; a file named explicitly is tried whatever its name.
 CSV_COLUMNS = [
     "filename", "sha256", "verdict", "label", "probability_fake", "threshold", "width", "height", "note", "evidence",
 ]  # fmt: skip
@@ -50,6 +49,7 @@ def expand_inputs(arguments: Iterable[str]) -> list[Path | str]:
 
 
 def _images_in(folder: Path) -> list[Path]:
+    """Image-named files under `folder`; a file named explicitly is tried whatever its name."""
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
