@@ -5,6 +5,10 @@ a time. Before each request the server's peak-RSS counter is reset
 (`/proc/PID/clear_refs`, value 5), so `VmHWM` afterwards is the peak during
 that request; its CPU time is `utime + stime` from `/proc/PID/stat`. Process
 CPU time, not wall time, because the test machine may be busy with other work.
+Busy still inflates CPU time (on two cores, in a full suite run, one 1.1 s
+request took 2.5 s), and noise only ever adds: so a request over the CPU bound
+is sent again, up to three times, and the least it took must be within the
+bound. A decoder that really does too much work is over it every time.
 
 Then the heaviest accepted files are sent in parallel to a server with a small
 worker budget: they wait for each other instead of adding up, and none gets a 5xx.
@@ -46,9 +50,9 @@ def reset_peak(server: Server) -> None:
     Path(f"/proc/{server.process.pid}/clear_refs").write_text("5")
 
 
-def cpu_seconds(server: Server) -> float:
+def cpu_seconds(server: Server) -> tuple[float, float]:
     fields = Path(f"/proc/{server.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+    return int(fields[11]) / CLOCK_TICKS, int(fields[12]) / CLOCK_TICKS  # utime, stime
 
 
 @pytest.fixture(scope="module")
@@ -65,24 +69,36 @@ def post(client: httpx.Client, server: Server, name: str) -> httpx.Response:
     return client.post(f"{server.base_url}/api/predict", files={"file": (case.filename, case.data)})
 
 
-@pytest.mark.parametrize("name", [case.name for case in amplification_inputs()])
-def test_each_file_gets_its_documented_status_within_the_budgets(server, name):
-    case = case_named(name)
+def measure(server: Server, name: str) -> tuple[httpx.Response, float, float, float]:
+    """One request: its response, user and system CPU seconds, and peak RSS growth in MiB."""
     with httpx.Client(timeout=60) as client:
         post(client, server, "png_100x10000")  # warm: the first request pays for imports
         before_kib = server.memory_kib("VmRSS")
         reset_peak(server)
-        cpu_before = cpu_seconds(server)
+        user_before, system_before = cpu_seconds(server)
         response = post(client, server, name)
-        cpu = cpu_seconds(server) - cpu_before
+        user, system = cpu_seconds(server)
         growth_mib = (server.memory_kib("VmHWM") - before_kib) / 1024
-    assert response.status_code == case.status, response.text
+    return response, user - user_before, system - system_before, growth_mib
+
+
+@pytest.mark.parametrize("name", [case.name for case in amplification_inputs()])
+def test_each_file_gets_its_documented_status_within_the_budgets(server, name):
+    case = case_named(name)
+    attempts = []
+    for _ in range(3):
+        response, user, system, growth_mib = measure(server, name)
+        attempts.append(f"{user:.2f} s user + {system:.2f} s system")
+        assert response.status_code == case.status, response.text
+        assert growth_mib <= MAX_GROWTH_MIB, f"{name}: peak RSS grew {growth_mib:.0f} MiB"
+        if user + system <= MAX_CPU_S:
+            break
+    else:
+        pytest.fail(f"{name}: over {MAX_CPU_S} s of CPU three times: {'; '.join(attempts)}")
     if case.code is None:
         assert response.json()["results"][0]["label"] in ("real", "fake")
     else:
         assert response.json()["error"]["code"] == case.code
-    assert cpu <= MAX_CPU_S, f"{name}: {cpu:.2f} s of CPU"
-    assert growth_mib <= MAX_GROWTH_MIB, f"{name}: peak RSS grew {growth_mib:.0f} MiB"
 
 
 def test_heavy_files_in_parallel_stay_under_the_worker_budget(server):
