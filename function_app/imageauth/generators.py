@@ -121,15 +121,17 @@ def xmp_property(name: str) -> re.Pattern[str]:
     )
 
 
-def metadata_evidence(image: Image.Image, xmp: str | None = None) -> list[dict]:
+def metadata_evidence(image: Image.Image, xmp: str | None = None, late_text: dict | None = None) -> list[dict]:
     """Entries for every known generator signature in an opened (not decoded) image.
 
     `xmp`: the decoded XMP packet when the caller found one Pillow did not; else Pillow's is read.
+    `late_text`: a PNG's text chunks after the pixels (`skipped_metadata`), which Pillow's `info`
+    lacks until it decodes them; a keyword before the pixels wins, as it does in Pillow.
     """
     found: list[dict] = []
     info = image.info
     if image.format == "PNG":
-        found.extend(_png_text_entries(info))
+        found.extend(_png_text_entries({**(late_text or {}), **info}))
     if image.format == "GIF":
         generator = _parameters_generator(_text(info.get("comment")) or "")
         if generator:

@@ -82,25 +82,6 @@ def _jpeg_app11_bytes(data: bytes) -> int | None:
     return total if found else None
 
 
-def webp_chunk(data: bytes, kind: bytes, limit: int) -> bytes | None:
-    """The first `limit` bytes of the first top-level RIFF chunk `kind` of a WebP file, or None.
-
-    For what libwebp (so Pillow) skips: an "XMP " chunk in a simple (not VP8X) WebP, where c2pa-rs
-    puts the XMP that points to a remote manifest.
-    """
-    if data[:4] != b"RIFF" or data[8:12] != b"WEBP":
-        return None
-    position = 12
-    for _ in range(MAX_CHUNKS):
-        if position + 8 > len(data):
-            break
-        chunk, length = struct.unpack_from("<4sI", data, position)
-        if chunk == kind:
-            return data[position + 8 : position + 8 + min(length, limit)]
-        position += 8 + length + (length & 1)
-    return None
-
-
 def _chunk_bytes(
     data: bytes,
     position: int,

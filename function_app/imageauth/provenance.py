@@ -34,10 +34,11 @@ from PIL import Image
 
 from imageauth.decode_limits import CappedReader
 from imageauth.generators import XMP_SCAN_BYTES, metadata_evidence, xmp_text, xmp_values
-from imageauth.manifest_markers import manifest_size, webp_chunk
+from imageauth.manifest_markers import manifest_size
 from imageauth.manifest_store import MAX_NAME_CHARS, c2pa_entry, describe_store, unreadable
 from imageauth.pixels import COLOUR_KEY_MODES
 from imageauth.preprocess import ALLOWED_FORMATS
+from imageauth.skipped_metadata import gif_xmp, png_text_after_pixels, webp_chunk
 
 logger = logging.getLogger("imageauth.provenance")
 
@@ -80,18 +81,26 @@ def examine(data: bytes, trust_anchors: Path | None = None) -> FileFacts:
             keyed = "transparency" in image.info and image.mode in ("P", *COLOUR_KEY_MODES)
             has_alpha = image.mode in ALPHA_MODES or keyed
             animated = bool(getattr(image, "is_animated", False))
-            xmp = xmp_text(image.info.get("xmp"))
-            if xmp is None and image.format == "WEBP" and data[12:16] != b"VP8X":
-                # A simple WebP has no place for XMP, so libwebp skips the chunk c2pa-rs puts there.
-                xmp = xmp_text(webp_chunk(data, b"XMP ", XMP_SCAN_BYTES))
+            late_text = png_text_after_pixels(data, XMP_SCAN_BYTES) if image.format == "PNG" else {}
+            xmp = xmp_text(image.info.get("xmp")) or xmp_text(late_text.get("xmp")) or _skipped_xmp(image, data)
             remote = remote_manifest(xmp) if manifest_bytes is None and xmp else None
             if remote is not None:
                 evidence.append(remote)
-            evidence.extend(metadata_evidence(image, xmp))
+            evidence.extend(metadata_evidence(image, xmp, late_text))
     except Exception as error:  # noqa: BLE001 - metadata is a bonus: a file the model could read keeps its score
         # Untrusted input, not a fault: one line, no traceback and nothing from the file.
         logger.info("metadata could not be read (%s)", type(error).__name__)
     return FileFacts(evidence=evidence, has_alpha=has_alpha, animated=animated)
+
+
+def _skipped_xmp(image: Image.Image, data: bytes) -> str | None:
+    """XMP where Pillow does not look: a GIF's XMP extension, a simple WebP's "XMP " chunk."""
+    if image.format == "GIF":
+        return xmp_text(gif_xmp(data, XMP_SCAN_BYTES))
+    if image.format == "WEBP" and data[12:16] != b"VP8X":
+        # A simple WebP has no place for XMP, so libwebp skips the chunk c2pa-rs puts there.
+        return xmp_text(webp_chunk(data, b"XMP ", XMP_SCAN_BYTES))
+    return None
 
 
 def read_credentials(data: bytes, manifest_bytes: int, trust_anchors: Path | None) -> dict | None:

@@ -17,6 +17,7 @@ import json
 import subprocess
 import sys
 import time
+import zlib
 
 import pytest
 from credentials import (
@@ -34,7 +35,7 @@ from credentials import (
 from PIL import Image, TiffImagePlugin
 from serving_helpers import model_only_verdict
 
-from imageauth import manifest_markers, provenance
+from imageauth import generators, manifest_markers, provenance, skipped_metadata
 from imageauth.cli import evidence_summary
 from imageauth.predict import predict_bytes
 from imageauth.settings import Settings
@@ -91,6 +92,21 @@ def png_with_itxt(image: Image.Image, keyword: str, text: str, compressed: bool 
     return png_from_chunks([*chunks[:at], (b"iTXt", payload), *chunks[at:]])
 
 
+def png_with_late_chunks(image: Image.Image, chunks: list[tuple[bytes, bytes]]) -> bytes:
+    """A PNG with `chunks` between its pixel data and IEND."""
+    own = png_chunks(encode(image, "PNG"))
+    return png_from_chunks([*own[:-1], *chunks, own[-1]])
+
+
+def gif_with_xmp(image: Image.Image, packet: bytes) -> bytes:
+    """A GIF with an XMP application extension before its first image, as XMP Specification Part 3 lays it out."""
+    gif = encode(image.convert("P"), "GIF")
+    flags = gif[10]
+    start = 13 + (3 * 2 ** ((flags & 7) + 1) if flags & 0x80 else 0)  # after the global colour table
+    magic_trailer = b"\x01" + bytes(range(255, -1, -1)) + b"\x00"
+    return gif[:start] + b"\x21\xff\x0bXMP DataXMP" + packet + magic_trailer + gif[start:]
+
+
 def tiff_with(tags: dict) -> bytes:
     ifd = TiffImagePlugin.ImageFileDirectory_v2()
     for tag, value in tags.items():
@@ -126,19 +142,104 @@ def test_xmp_in_utf16_and_utf32(codec):
         lambda text: png_with_itxt(photo(), "XML:com.adobe.xmp", text, compressed=True),
         lambda text: encode(photo(), "WEBP", xmp=text.encode()),
         lambda text: tiff_with({700: text.encode()}),
+        lambda text: png_with_itxt(photo(), "XML:com.adobe.xmp", text, after_idat=True),
+        lambda text: png_with_itxt(photo(), "XML:com.adobe.xmp", text, compressed=True, after_idat=True),
+        lambda text: gif_with_xmp(photo(), text.encode()),
     ],
-    ids=["jpeg-app1", "png-itxt", "png-itxt-compressed", "webp", "tiff-tag-700"],
+    ids=[
+        "jpeg-app1",
+        "png-itxt",
+        "png-itxt-compressed",
+        "webp",
+        "tiff-tag-700",
+        "png-itxt-after-pixels",
+        "png-itxt-compressed-after-pixels",
+        "gif-application-extension",
+    ],
 )
 @pytest.mark.parametrize("form", ["attribute", "element-pretty-printed", "rdf-resource"])
 def test_xmp_in_each_container(make, form):
     assert sources(make(SOURCE_TYPE_FORMS[form])) == [("xmp:DigitalSourceType", None, True)]
 
 
-def test_xmp_after_the_pixels_of_a_png_is_not_read():
-    # Pillow reads text chunks up to the image data; reading on would decode the pixels. ExifTool has
-    # written XMP before IDAT since 11.63 (exiftool.org/TagNames/PNG.html), as Photoshop does.
-    data = png_with_itxt(photo(), "XML:com.adobe.xmp", SOURCE_TYPE_FORMS["attribute"], after_idat=True)
-    assert sources(data) == []
+def test_a_gif_with_xmp_is_still_a_gif_and_its_pixels_are_the_same():
+    # The magic trailer makes the packet read as sub-blocks: a decoder skips the extension.
+    plain, tagged = encode(photo().convert("P"), "GIF"), gif_with_xmp(photo(), SOURCE_TYPE_FORMS["attribute"].encode())
+    with Image.open(io.BytesIO(plain)) as one, Image.open(io.BytesIO(tagged)) as other:
+        assert one.tobytes() == other.tobytes()
+    assert (
+        predict_bytes(tagged, "x.gif", SETTINGS)["probability_fake"]
+        == predict_bytes(plain, "x.gif", SETTINGS)["probability_fake"]
+    )
+
+
+@pytest.mark.parametrize(
+    "chunk",
+    [
+        (b"tEXt", b"parameters\x00" + A1111_PARAMETERS.encode("latin-1")),
+        (b"zTXt", b"parameters\x00\x00" + zlib.compress(A1111_PARAMETERS.encode("latin-1"))),
+        (b"iTXt", b"parameters\x00\x01\x00\x00\x00" + zlib.compress(A1111_PARAMETERS.encode())),
+    ],
+    ids=["tEXt", "zTXt", "iTXt-compressed"],
+)
+def test_generator_text_after_the_pixels_of_a_png_is_read(chunk):
+    # The PNG specification allows text chunks anywhere between IHDR and IEND; Pillow reads the
+    # ones after the pixel data only once it decodes them, so evidence reads them from the bytes.
+    data = png_with_late_chunks(photo(), [chunk])
+    assert sources(data) == [("png:parameters", "AUTOMATIC1111", True)]
+
+
+def test_text_before_the_pixels_wins_over_the_same_keyword_after():
+    late = (b"tEXt", b"parameters\x00" + A1111_PARAMETERS.encode("latin-1"))
+    early = [(b"tEXt", b"parameters\x00a photo of my cat")]
+    own = png_chunks(encode(photo(), "PNG"))
+    data = png_from_chunks([own[0], *early, *own[1:-1], late, own[-1]])
+    assert sources(data) == []  # as Pillow, once it decodes, keeps the first: what the reader sees first
+
+
+@pytest.mark.parametrize(
+    "chunk",
+    [
+        (b"zTXt", b"parameters\x00\x00not zlib at all"),
+        (b"iTXt", b"parameters\x00\x01\x00\x00\x00not zlib"),
+        (b"iTXt", b"parameters\x00\x00\x00no separators"),
+        (b"tEXt", b"\x00no keyword"),
+        (b"tEXt", b"no separator"),
+    ],
+    ids=["zTXt-garbage", "iTXt-garbage", "iTXt-truncated", "tEXt-empty-keyword", "tEXt-no-separator"],
+)
+def test_broken_text_after_the_pixels_is_skipped_and_the_next_chunk_read(chunk):
+    good = (b"tEXt", b"parameters\x00" + A1111_PARAMETERS.encode("latin-1"))
+    item = predict_bytes(png_with_late_chunks(photo(), [chunk, good]), "x.png", SETTINGS)
+    assert "label" in item
+    assert [e["source"] for e in item["evidence"]] == ["png:parameters"]
+
+
+def test_late_text_is_inflated_only_as_far_as_it_is_read():
+    # 100 MB of zeros after the A1111 settings, in 100 kB of zTXt: inflated to the 256 KiB read.
+    text = A1111_PARAMETERS.encode("latin-1") + bytes(100_000_000)
+    bomb = (b"zTXt", b"parameters\x00\x00" + zlib.compress(text, 9))
+    data = png_with_late_chunks(photo(), [bomb])
+    found = skipped_metadata.png_text_after_pixels(data, generators.XMP_SCAN_BYTES)
+    assert len(found["parameters"]) == generators.XMP_SCAN_BYTES
+    assert found["parameters"].startswith(A1111_PARAMETERS)
+
+
+def test_late_text_chunks_are_read_up_to_a_count():
+    flood = [(b"tEXt", f"k{number}\x00v".encode()) for number in range(skipped_metadata.MAX_LATE_TEXT_CHUNKS + 10)]
+    data = png_with_late_chunks(photo(), flood)
+    found = skipped_metadata.png_text_after_pixels(data, 1024)
+    assert len(found) == skipped_metadata.MAX_LATE_TEXT_CHUNKS
+    assert skipped_metadata.png_text_after_pixels(encode(photo(), "PNG"), 1024) == {}  # text before: Pillow's
+
+
+def test_gif_xmp_ends_at_the_magic_trailer_and_at_the_limit():
+    packet = SOURCE_TYPE_FORMS["attribute"].encode()
+    gif = gif_with_xmp(photo(), packet)
+    assert skipped_metadata.gif_xmp(gif, 1 << 20) == packet
+    assert skipped_metadata.gif_xmp(gif, 100) == packet[:100]
+    assert skipped_metadata.gif_xmp(encode(photo().convert("P"), "GIF"), 1 << 20) is None
+    assert skipped_metadata.gif_xmp(b"\x89PNG" + gif, 1 << 20) is None  # only in a GIF
 
 
 def test_the_first_recognised_source_type_counts():

@@ -1,0 +1,116 @@
+"""Metadata that Pillow does not read when it opens a file without decoding its pixels.
+
+Evidence is read from an opened, not decoded, image (a second decode would
+double every upload's CPU), so three places where writers put metadata are read
+here from the bytes, each walk bounded:
+
+- a simple (not VP8X) WebP's "XMP " chunk, where c2pa-rs puts the XMP that
+  points to a remote manifest: libwebp, so Pillow, skips it;
+- a GIF's XMP application extension ("XMP DataXMP", XMP Specification Part 3,
+  "GIF"), which Pillow's GIF plugin does not read at all;
+- PNG text chunks (tEXt, zTXt, iTXt) after the image data: the PNG
+  specification allows them anywhere between IHDR and IEND, and Pillow reads
+  those only once it has decoded the pixels.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+from imageauth.manifest_markers import MAX_CHUNKS
+
+GIF_XMP_EXTENSION = b"\x21\xff\x0bXMP DataXMP"  # extension introducer, application label, block size 11
+# The XMP packet sits raw in the extension; the "magic trailer" after it (0x01, 0xFF down to 0x00,
+# then the block terminator) makes its bytes read as sub-blocks to a GIF decoder.
+GIF_XMP_TRAILER = b"\x01\xff\xfe\xfd\xfc"
+PNG_TEXT_CHUNKS = (b"tEXt", b"zTXt", b"iTXt")
+# Text chunks after the pixels read at most: writers put a handful there, and every value costs a
+# decompression. `preprocess.load_image` has already refused a file with more than 8 MiB of text.
+MAX_LATE_TEXT_CHUNKS = 64
+
+
+def webp_chunk(data: bytes, kind: bytes, limit: int) -> bytes | None:
+    """The first `limit` bytes of the first top-level RIFF chunk `kind` of a WebP file, or None."""
+    if data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        return None
+    position = 12
+    for _ in range(MAX_CHUNKS):
+        if position + 8 > len(data):
+            break
+        chunk, length = struct.unpack_from("<4sI", data, position)
+        if chunk == kind:
+            return data[position + 8 : position + 8 + min(length, limit)]
+        position += 8 + length + (length & 1)
+    return None
+
+
+def gif_xmp(data: bytes, limit: int) -> bytes | None:
+    """The first `limit` bytes of a GIF's XMP packet, or None when it has no XMP extension.
+
+    A search, not a block walk (like the C2PA store search in `manifest_markers`): the extension's
+    14-byte signature cannot turn up in LZW data by chance, and a file that forged one could as
+    well carry a real extension.
+    """
+    if not data.startswith((b"GIF87a", b"GIF89a")):
+        return None
+    position = data.find(GIF_XMP_EXTENSION)
+    if position < 0:
+        return None
+    start = position + len(GIF_XMP_EXTENSION)
+    end = data.find(GIF_XMP_TRAILER, start, start + limit + len(GIF_XMP_TRAILER))
+    return data[start : end if end >= 0 else start + limit]
+
+
+def png_text_after_pixels(data: bytes, limit: int) -> dict[str, str]:
+    """Text chunks between a PNG's first IDAT and IEND: keyword -> its first value, `limit` bytes of it.
+
+    Keyed as Pillow keys `info`, so that one reader serves text from either side of the pixels: an
+    iTXt `XML:com.adobe.xmp` is returned under "xmp". A chunk that does not parse or decompress is
+    skipped: this is evidence, not validation.
+    """
+    found: dict[str, str] = {}
+    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return found
+    position, after_pixels, texts = 8, False, 0
+    for _ in range(MAX_CHUNKS):
+        if position + 8 > len(data) or texts >= MAX_LATE_TEXT_CHUNKS:
+            break
+        length, chunk = struct.unpack_from(">I4s", data, position)
+        if chunk == b"IEND":
+            break
+        after_pixels = after_pixels or chunk == b"IDAT"
+        if after_pixels and chunk in PNG_TEXT_CHUNKS:
+            texts += 1
+            parsed = _text_chunk(chunk, data[position + 8 : position + 8 + length], limit)
+            if parsed is not None:
+                keyword, value = parsed
+                found.setdefault("xmp" if keyword == "XML:com.adobe.xmp" else keyword, value)
+        position += 12 + length
+    return found
+
+
+def _text_chunk(chunk: bytes, body: bytes, limit: int) -> tuple[str, str] | None:
+    # PNG specification, 11.3.4: keyword (Latin-1), a zero byte, then per chunk type:
+    # tEXt: Latin-1 text; zTXt: method byte, zlib text; iTXt: compression flag, method,
+    # language tag, zero, translated keyword, zero, UTF-8 text (zlib when flagged).
+    keyword, separator, rest = body.partition(b"\x00")
+    if not separator or not keyword:
+        return None
+    try:
+        if chunk == b"tEXt":
+            return keyword.decode("latin-1"), rest[:limit].decode("latin-1")
+        if chunk == b"zTXt":
+            return keyword.decode("latin-1"), _inflate(rest[1:], limit).decode("latin-1")
+        fields = rest[2:].split(b"\x00", 2)  # language tag, translated keyword, text
+        if len(fields) < 3:
+            return None
+        text = _inflate(fields[2], limit) if rest[:1] == b"\x01" else fields[2][:limit]
+        return keyword.decode("latin-1"), text.decode("utf-8", "replace")
+    except zlib.error:
+        return None
+
+
+def _inflate(compressed: bytes, limit: int) -> bytes:
+    """At most `limit` bytes of a zlib stream: `max_length` stops a bomb after that much output."""
+    return zlib.decompressobj().decompress(compressed, limit)
