@@ -51,9 +51,8 @@ What each generator writes, with the source that shows it:
   (https://iptc.org/standards/photo-metadata/iptc-standard/, "Digital Source
   Type"); Google, Meta and Midjourney label generated images this way. RDF/XML
   lets a writer put the value in an attribute, in element text, or, being a
-  URI, in an `rdf:resource` attribute (XMP Specification Part 1, "Serializing
-  XMP"); all three are read, in UTF-8 or UTF-16/32 packets (Part 1 allows all
-  of them). `compositeWithTrainedAlgorithmicMedia` (for instance a photograph
+  URI, in an `rdf:resource` attribute; `imageauth.xmp` reads all three.
+  `compositeWithTrainedAlgorithmicMedia` (for instance a photograph
   edited with generative fill) is reported as AI content combined with other
   material, not as an image made by a generator.
 """
@@ -61,14 +60,13 @@ What each generator writes, with the source that shows it:
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 from PIL import Image
 
+from imageauth.xmp import xmp_text, xmp_values
+
 # Long values (a ComfyUI workflow can be hundreds of kilobytes) are only looked at this far.
 SCAN_CHARS = 64 * 1024
-# XMP packets (Photoshop's document history can run to megabytes) are read this far, in bytes.
-XMP_SCAN_BYTES = 4 * SCAN_CHARS
 UNSIGNED = "unsigned metadata that anyone can add to or strip from a file"
 EXIF_IFD = 0x8769
 EXIF_USER_COMMENT = 0x9286
@@ -104,23 +102,6 @@ COMPOSITE_SOURCE_TYPES = frozenset({"compositeWithTrainedAlgorithmicMedia"})
 CAPTURE_SOURCE_TYPES = frozenset({"digitalCapture", "computationalCapture", "negativeFilm", "positiveFilm"})
 
 
-@lru_cache(maxsize=8)
-def xmp_property(name: str) -> re.Pattern[str]:
-    """A property of an XMP packet in any of its RDF/XML forms (any namespace prefix), value in a group.
-
-    `prefix:Name="v"` (an attribute of rdf:Description), `<prefix:Name>v</prefix:Name>` (element text,
-    whitespace around the value allowed), and `<prefix:Name rdf:resource="v"/>` (a URI value).
-    Matched at each occurrence of ":Name" (see `xmp_values`), with every repetition bounded.
-    """
-    space, value = r"\s{0,256}", r"{0,1024}?"
-    quoted = rf"\"{space}([^\"<]{value}){space}\"|'{space}([^'<]{value}){space}'"
-    return re.compile(
-        rf":{name}(?:{space}={space}(?:{quoted})"  # attribute
-        rf"|\s[^<>]{{0,512}}?\b(?:\w+:)?resource{space}={space}(?:{quoted})"  # rdf:resource
-        rf"|{space}>{space}([^<]{value}){space}<)"  # element text
-    )
-
-
 def metadata_evidence(image: Image.Image, xmp: str | None = None, late_text: dict | None = None) -> list[dict]:
     """Entries for every known generator signature in an opened (not decoded) image.
 
@@ -145,51 +126,6 @@ def metadata_evidence(image: Image.Image, xmp: str | None = None, late_text: dic
     if xmp:
         found.extend(_xmp_entries(xmp))
     return found
-
-
-def xmp_text(raw: object) -> str | None:
-    """An XMP packet (Pillow's `info["xmp"]`: JPEG APP1, PNG iTXt, WebP XMP chunk, TIFF tag 700), decoded.
-
-    At most `XMP_SCAN_BYTES` of it. XMP may be UTF-8, UTF-16 or UTF-32 (XMP Specification Part 1,
-    "Character encodings"); the encoding is told by a byte-order mark or by the zero bytes around
-    the packet's first "<".
-    """
-    if isinstance(raw, str):
-        return raw[:XMP_SCAN_BYTES]
-    if not isinstance(raw, bytes) or not raw:
-        return None
-    raw = raw[:XMP_SCAN_BYTES]
-    for prefix, codec in (
-        (b"\x00\x00\xfe\xff", "utf-32-be"),
-        (b"\xff\xfe\x00\x00", "utf-32-le"),
-        (b"\x00\x00\x00<", "utf-32-be"),
-        (b"<\x00\x00\x00", "utf-32-le"),
-        (b"\xfe\xff", "utf-16-be"),
-        (b"\xff\xfe", "utf-16-le"),
-        (b"\x00<", "utf-16-be"),
-        (b"<\x00", "utf-16-le"),
-    ):
-        if raw.startswith(prefix):
-            return raw.decode(codec, "replace").lstrip("\ufeff")
-    return raw.decode("utf-8", "replace").lstrip("\ufeff")
-
-
-def xmp_values(xmp: str, name: str, limit: int = 20) -> list[str]:
-    """The values of the XMP property `name` (without prefix), entities decoded, in packet order.
-
-    Only the first `limit` occurrences of the property's name are looked at, so that a packet
-    stuffed with the name costs a few bounded matches, not one per occurrence.
-    """
-    import html  # only for files with XMP: kept out of cold start
-
-    pattern, name = xmp_property(name), f":{name}"
-    values, position = [], xmp.find(name)
-    while position >= 0 and limit > 0:
-        match = pattern.match(xmp, position)
-        if match:
-            values.append(html.unescape(next(g for g in match.groups() if g is not None)).strip())
-        position, limit = xmp.find(name, position + len(name)), limit - 1
-    return values
 
 
 def _png_text_entries(info: dict) -> list[dict]:

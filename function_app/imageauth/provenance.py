@@ -33,12 +33,13 @@ from pathlib import Path
 from PIL import Image
 
 from imageauth.decode_limits import CappedReader
-from imageauth.generators import XMP_SCAN_BYTES, metadata_evidence, xmp_text, xmp_values
+from imageauth.generators import metadata_evidence
 from imageauth.manifest_markers import manifest_size
 from imageauth.manifest_store import MAX_NAME_CHARS, c2pa_entry, describe_store, unreadable
 from imageauth.pixels import COLOUR_KEY_MODES
 from imageauth.preprocess import ALLOWED_FORMATS
 from imageauth.skipped_metadata import gif_xmp, png_text_after_pixels, webp_chunk
+from imageauth.xmp import XMP_SCAN_BYTES, xmp_text, xmp_values
 
 logger = logging.getLogger("imageauth.provenance")
 

@@ -35,10 +35,11 @@ from credentials import (
 from PIL import Image, TiffImagePlugin
 from serving_helpers import model_only_verdict
 
-from imageauth import generators, manifest_markers, provenance, skipped_metadata
+from imageauth import manifest_markers, provenance, skipped_metadata
 from imageauth.cli import evidence_summary
 from imageauth.predict import predict_bytes
 from imageauth.settings import Settings
+from imageauth.xmp import XMP_SCAN_BYTES
 
 SETTINGS = Settings()
 AI = IPTC + "trainedAlgorithmicMedia"
@@ -220,8 +221,8 @@ def test_late_text_is_inflated_only_as_far_as_it_is_read():
     text = A1111_PARAMETERS.encode("latin-1") + bytes(100_000_000)
     bomb = (b"zTXt", b"parameters\x00\x00" + zlib.compress(text, 9))
     data = png_with_late_chunks(photo(), [bomb])
-    found = skipped_metadata.png_text_after_pixels(data, generators.XMP_SCAN_BYTES)
-    assert len(found["parameters"]) == generators.XMP_SCAN_BYTES
+    found = skipped_metadata.png_text_after_pixels(data, XMP_SCAN_BYTES)
+    assert len(found["parameters"]) == XMP_SCAN_BYTES
     assert found["parameters"].startswith(A1111_PARAMETERS)
 
 
