@@ -28,6 +28,7 @@ PNG_TEXT_CHUNKS = (b"tEXt", b"zTXt", b"iTXt")
 # Text chunks after the pixels read at most: writers put a handful there, and every value costs a
 # decompression. `preprocess.load_image` has already refused a file with more than 8 MiB of text.
 MAX_LATE_TEXT_CHUNKS = 64
+HEADER_SLACK = 4096
 
 
 def webp_chunk(data: bytes, kind: bytes, limit: int) -> bytes | None:
@@ -82,7 +83,10 @@ def png_text_after_pixels(data: bytes, limit: int) -> dict[str, str]:
         after_pixels = after_pixels or chunk == b"IDAT"
         if after_pixels and chunk in PNG_TEXT_CHUNKS:
             texts += 1
-            parsed = _text_chunk(chunk, data[position + 8 : position + 8 + length], limit)
+            # Keyword, flags and tags take at most a few hundred bytes; `limit` of text needs about
+            # `limit` bytes of zlib input at worst (stored blocks), so no more is copied.
+            body = data[position + 8 : position + 8 + min(length, limit + HEADER_SLACK)]
+            parsed = _text_chunk(chunk, body, limit)
             if parsed is not None:
                 keyword, value = parsed
                 found.setdefault("xmp" if keyword == "XML:com.adobe.xmp" else keyword, value)
