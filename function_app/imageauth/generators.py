@@ -107,7 +107,8 @@ def metadata_evidence(image: Image.Image, xmp: str | None = None, late_text: dic
 
     `xmp`: the decoded XMP packet when the caller found one Pillow did not; else Pillow's is read.
     `late_text`: a PNG's text chunks after the pixels (`skipped_metadata`), which Pillow's `info`
-    lacks until it decodes them; a keyword before the pixels wins, as it does in Pillow.
+    lacks until it decodes them. A keyword on both sides counts where it comes first: what Pillow
+    shows of an opened file (once it decodes, Pillow keeps the last).
     """
     found: list[dict] = []
     info = image.info

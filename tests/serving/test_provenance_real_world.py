@@ -195,7 +195,7 @@ def test_text_before_the_pixels_wins_over_the_same_keyword_after():
     early = [(b"tEXt", b"parameters\x00a photo of my cat")]
     own = png_chunks(encode(photo(), "PNG"))
     data = png_from_chunks([own[0], *early, *own[1:-1], late, own[-1]])
-    assert sources(data) == []  # as Pillow, once it decodes, keeps the first: what the reader sees first
+    assert sources(data) == []  # the first occurrence counts: what Pillow shows of the opened file
 
 
 @pytest.mark.parametrize(
