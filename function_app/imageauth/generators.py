@@ -102,31 +102,44 @@ COMPOSITE_SOURCE_TYPES = frozenset({"compositeWithTrainedAlgorithmicMedia"})
 CAPTURE_SOURCE_TYPES = frozenset({"digitalCapture", "computationalCapture", "negativeFilm", "positiveFilm"})
 
 
-def metadata_evidence(image: Image.Image, xmp: str | None = None, late_text: dict | None = None) -> list[dict]:
+def metadata_evidence(image: Image.Image, xmp: str | None = None, late_info: dict | None = None) -> list[dict]:
     """Entries for every known generator signature in an opened (not decoded) image.
 
     `xmp`: the decoded XMP packet when the caller found one Pillow did not; else Pillow's is read.
-    `late_text`: a PNG's text chunks after the pixels (`skipped_metadata`), which Pillow's `info`
-    lacks until it decodes them. A keyword on both sides counts where it comes first: what Pillow
-    shows of an opened file (once it decodes, Pillow keeps the last).
+    `late_info`: a PNG's text and eXIf chunks after the pixels (`skipped_metadata`), which Pillow's
+    `info` lacks until it decodes them. A keyword on both sides counts where it comes first: what
+    Pillow shows of an opened file (once it decodes, Pillow keeps the last).
     """
     found: list[dict] = []
-    info = image.info
+    info = {**(late_info or {}), **image.info} if image.format == "PNG" else image.info
     if image.format == "PNG":
-        found.extend(_png_text_entries({**(late_text or {}), **info}))
+        found.extend(_png_text_entries(info))
     if image.format == "GIF":
         generator = _parameters_generator(_text(info.get("comment")) or "")
         if generator:
             found.append(_entry("gif:comment", generator, "the GIF comment", "generation settings"))
-    # Pillow's PNG getexif() decodes every pixel to look for an eXIf chunk after the image data:
-    # only an eXIf chunk met while opening (before the pixels, where writers put it) is read.
-    exif = image.getexif() if image.format != "PNG" or "exif" in info else None
+    exif = _exif(image, info)
     if exif:
         found.extend(_exif_entries(exif))
     xmp = xmp or xmp_text(info.get("xmp"))
     if xmp:
         found.extend(_xmp_entries(xmp))
     return found
+
+
+def _exif(image: Image.Image, info: dict) -> Image.Exif | None:
+    if image.format != "PNG":
+        return image.getexif()
+    # Pillow's PNG getexif() decodes every pixel to find an eXIf chunk after the image data: the
+    # chunk's bytes come from `info` instead, from before the pixels (Pillow's) or after them.
+    if not isinstance(info.get("exif"), bytes):
+        return None
+    exif = Image.Exif()
+    try:
+        exif.load(info["exif"])
+    except SyntaxError:  # not a TIFF header: no EXIF entries, the text chunks still count
+        return None
+    return exif
 
 
 def _png_text_entries(info: dict) -> list[dict]:

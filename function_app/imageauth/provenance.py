@@ -38,7 +38,7 @@ from imageauth.manifest_markers import manifest_size
 from imageauth.manifest_store import MAX_NAME_CHARS, c2pa_entry, describe_store, unreadable
 from imageauth.pixels import COLOUR_KEY_MODES
 from imageauth.preprocess import ALLOWED_FORMATS
-from imageauth.skipped_metadata import gif_xmp, png_text_after_pixels, webp_chunk
+from imageauth.skipped_metadata import gif_xmp, png_info_after_pixels, webp_chunk
 from imageauth.xmp import XMP_SCAN_BYTES, xmp_text, xmp_values
 
 logger = logging.getLogger("imageauth.provenance")
@@ -82,12 +82,12 @@ def examine(data: bytes, trust_anchors: Path | None = None) -> FileFacts:
             keyed = "transparency" in image.info and image.mode in ("P", *COLOUR_KEY_MODES)
             has_alpha = image.mode in ALPHA_MODES or keyed
             animated = bool(getattr(image, "is_animated", False))
-            late_text = png_text_after_pixels(data, XMP_SCAN_BYTES) if image.format == "PNG" else {}
-            xmp = xmp_text(image.info.get("xmp")) or xmp_text(late_text.get("xmp")) or _skipped_xmp(image, data)
+            late_info = png_info_after_pixels(data, XMP_SCAN_BYTES) if image.format == "PNG" else {}
+            xmp = xmp_text(image.info.get("xmp")) or xmp_text(late_info.get("xmp")) or _skipped_xmp(image, data)
             remote = remote_manifest(xmp) if manifest_bytes is None and xmp else None
             if remote is not None:
                 evidence.append(remote)
-            evidence.extend(metadata_evidence(image, xmp, late_text))
+            evidence.extend(metadata_evidence(image, xmp, late_info))
     except Exception as error:  # noqa: BLE001 - metadata is a bonus: a file the model could read keeps its score
         # Untrusted input, not a fault: one line, no traceback and nothing from the file.
         logger.info("metadata could not be read (%s)", type(error).__name__)

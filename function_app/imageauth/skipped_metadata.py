@@ -8,17 +8,17 @@ here from the bytes, each walk bounded:
   points to a remote manifest: libwebp, so Pillow, skips it;
 - a GIF's XMP application extension ("XMP DataXMP", XMP Specification Part 3,
   "GIF"), which Pillow's GIF plugin does not read at all;
-- PNG text chunks (tEXt, zTXt, iTXt) after the image data: the PNG
-  specification allows them anywhere between IHDR and IEND, and Pillow reads
-  those only once it has decoded the pixels.
+- PNG text chunks (tEXt, zTXt, iTXt) and an eXIf chunk after the image data:
+  the PNG specification allows text anywhere between IHDR and IEND, libpng
+  writes an eXIf set after the pixels there, and Pillow reads those only once
+  it has decoded the pixels.
 """
 
 from __future__ import annotations
 
-import struct
 import zlib
 
-from imageauth.manifest_markers import MAX_CHUNKS
+from imageauth.container_chunks import png_chunks, riff_chunks
 
 GIF_XMP_EXTENSION = b"\x21\xff\x0bXMP DataXMP"  # extension introducer, application label, block size 11
 # The XMP packet sits raw in the extension; the "magic trailer" after it (0x01, 0xFF down to 0x00,
@@ -29,20 +29,14 @@ PNG_TEXT_CHUNKS = (b"tEXt", b"zTXt", b"iTXt")
 # decompression. `preprocess.load_image` has already refused a file with more than 8 MiB of text.
 MAX_LATE_TEXT_CHUNKS = 64
 HEADER_SLACK = 4096
+EXIF_HEADER = b"Exif\x00\x00"
 
 
 def webp_chunk(data: bytes, kind: bytes, limit: int) -> bytes | None:
     """The first `limit` bytes of the first top-level RIFF chunk `kind` of a WebP file, or None."""
-    if data[:4] != b"RIFF" or data[8:12] != b"WEBP":
-        return None
-    position = 12
-    for _ in range(MAX_CHUNKS):
-        if position + 8 > len(data):
-            break
-        chunk, length = struct.unpack_from("<4sI", data, position)
+    for chunk, offset, length in riff_chunks(data):
         if chunk == kind:
-            return data[position + 8 : position + 8 + min(length, limit)]
-        position += 8 + length + (length & 1)
+            return data[offset : offset + min(length, limit)]
     return None
 
 
@@ -63,34 +57,34 @@ def gif_xmp(data: bytes, limit: int) -> bytes | None:
     return data[start : end if end >= 0 else start + limit]
 
 
-def png_text_after_pixels(data: bytes, limit: int) -> dict[str, str]:
-    """Text chunks between a PNG's first IDAT and IEND: keyword -> its first value, `limit` bytes of it.
+def png_info_after_pixels(data: bytes, limit: int) -> dict[str, str | bytes]:
+    """Text and eXIf chunks between a PNG's first IDAT and IEND, keyed as Pillow keys `info`.
 
-    Keyed as Pillow keys `info`, so that one reader serves text from either side of the pixels: an
-    iTXt `XML:com.adobe.xmp` is returned under "xmp". A chunk that does not parse or decompress is
-    skipped: this is evidence, not validation.
+    So one reader serves metadata from either side of the pixels: a keyword maps to its first
+    value (`limit` bytes of it), an iTXt `XML:com.adobe.xmp` is returned under "xmp", and the
+    first eXIf chunk's first `limit` bytes under "exif" (with the "Exif\\0\\0" header Pillow puts
+    before it). A chunk that does not parse or decompress is skipped: this is evidence, not
+    validation.
     """
-    found: dict[str, str] = {}
-    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return found
-    position, after_pixels, texts = 8, False, 0
-    for _ in range(MAX_CHUNKS):
-        if position + 8 > len(data) or texts >= MAX_LATE_TEXT_CHUNKS:
-            break
-        length, chunk = struct.unpack_from(">I4s", data, position)
-        if chunk == b"IEND":
-            break
+    found: dict[str, str | bytes] = {}
+    after_pixels, texts = False, 0
+    for chunk, offset, length in png_chunks(data):
         after_pixels = after_pixels or chunk == b"IDAT"
-        if after_pixels and chunk in PNG_TEXT_CHUNKS:
+        if not after_pixels:
+            continue
+        if chunk == b"eXIf":
+            found.setdefault("exif", EXIF_HEADER + data[offset : offset + min(length, limit)])
+        elif chunk in PNG_TEXT_CHUNKS:
             texts += 1
             # Keyword, flags and tags take at most a few hundred bytes; `limit` of text needs about
             # `limit` bytes of zlib input at worst (stored blocks), so no more is copied.
-            body = data[position + 8 : position + 8 + min(length, limit + HEADER_SLACK)]
+            body = data[offset : offset + min(length, limit + HEADER_SLACK)]
             parsed = _text_chunk(chunk, body, limit)
             if parsed is not None:
                 keyword, value = parsed
                 found.setdefault("xmp" if keyword == "XML:com.adobe.xmp" else keyword, value)
-        position += 12 + length
+            if texts >= MAX_LATE_TEXT_CHUNKS:
+                break
     return found
 
 

@@ -33,7 +33,7 @@ from credentials import (
 from PIL import Image
 from serving_helpers import REPO_ROOT, model_only_verdict
 
-from imageauth import manifest_markers, provenance
+from imageauth import container_chunks, manifest_markers, provenance
 from imageauth.predict import predict_bytes
 from imageauth.settings import Settings
 
@@ -290,7 +290,7 @@ def test_marker_walks_stop_at_the_end_of_the_file_and_after_a_chunk_flood():
         return b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WEBP" + body
 
     assert manifest_markers.manifest_size(riff(empty * 10 + c2pa)) == len(store)
-    assert manifest_markers.manifest_size(riff(empty * manifest_markers.MAX_CHUNKS + c2pa)) is None
+    assert manifest_markers.manifest_size(riff(empty * container_chunks.MAX_CHUNKS + c2pa)) is None
 
 
 def test_alpha_and_animation_are_noted():

@@ -88,9 +88,10 @@ def png_with_itxt(image: Image.Image, keyword: str, text: str, compressed: bool 
 
     body = zlib.compress(text.encode("utf-8")) if compressed else text.encode("utf-8")
     payload = keyword.encode("latin-1") + b"\x00" + bytes([int(compressed), 0]) + b"\x00\x00" + body
+    if after_idat:
+        return png_with_late_chunks(image, [(b"iTXt", payload)])
     chunks = png_chunks(encode(image, "PNG"))
-    at = len(chunks) - 1 if after_idat else 1
-    return png_from_chunks([*chunks[:at], (b"iTXt", payload), *chunks[at:]])
+    return png_from_chunks([chunks[0], (b"iTXt", payload), *chunks[1:]])
 
 
 def png_with_late_chunks(image: Image.Image, chunks: list[tuple[bytes, bytes]]) -> bytes:
@@ -221,7 +222,7 @@ def test_late_text_is_inflated_only_as_far_as_it_is_read():
     text = A1111_PARAMETERS.encode("latin-1") + bytes(100_000_000)
     bomb = (b"zTXt", b"parameters\x00\x00" + zlib.compress(text, 9))
     data = png_with_late_chunks(photo(), [bomb])
-    found = skipped_metadata.png_text_after_pixels(data, XMP_SCAN_BYTES)
+    found = skipped_metadata.png_info_after_pixels(data, XMP_SCAN_BYTES)
     assert len(found["parameters"]) == XMP_SCAN_BYTES
     assert found["parameters"].startswith(A1111_PARAMETERS)
 
@@ -229,9 +230,50 @@ def test_late_text_is_inflated_only_as_far_as_it_is_read():
 def test_late_text_chunks_are_read_up_to_a_count():
     flood = [(b"tEXt", f"k{number}\x00v".encode()) for number in range(skipped_metadata.MAX_LATE_TEXT_CHUNKS + 10)]
     data = png_with_late_chunks(photo(), flood)
-    found = skipped_metadata.png_text_after_pixels(data, 1024)
+    found = skipped_metadata.png_info_after_pixels(data, 1024)
     assert len(found) == skipped_metadata.MAX_LATE_TEXT_CHUNKS
-    assert skipped_metadata.png_text_after_pixels(encode(photo(), "PNG"), 1024) == {}  # text before: Pillow's
+    assert skipped_metadata.png_info_after_pixels(encode(photo(), "PNG"), 1024) == {}  # text before: Pillow's
+
+
+def exif_chunk(exif: Image.Exif) -> tuple[bytes, bytes]:
+    """A PNG eXIf chunk: the TIFF-structured EXIF block, without the "Exif\\0\\0" of JPEG's APP1."""
+    return b"eXIf", exif.tobytes()[len(b"Exif\x00\x00") :]
+
+
+def a1111_exif(text: str = A1111_PARAMETERS) -> Image.Exif:
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0x9286] = b"UNICODE\x00" + text.encode("utf-16-be")
+    return exif
+
+
+def test_generator_exif_after_the_pixels_of_a_png_is_read():
+    # libpng writes an eXIf chunk that was set after the image data there; Pillow reads it only
+    # when it decodes the pixels (its getexif() decodes them to look).
+    data = png_with_late_chunks(photo(), [exif_chunk(a1111_exif())])
+    assert Image.open(io.BytesIO(data)).info.get("exif") is None  # not what Pillow shows of the opened file
+    assert sources(data) == [("exif:UserComment", "AUTOMATIC1111", True)]
+
+
+def test_exif_before_the_pixels_wins_over_exif_after():
+    plain = a1111_exif("a photo of my cat")
+    own = png_chunks(encode(photo(), "PNG"))
+    data = png_from_chunks([own[0], exif_chunk(plain), *own[1:-1], exif_chunk(a1111_exif()), own[-1]])
+    assert sources(data) == []
+    assert sources(png_with_late_chunks(photo(), [exif_chunk(plain), exif_chunk(a1111_exif())])) == []
+
+
+def test_broken_exif_after_the_pixels_leaves_the_text_evidence():
+    text = (b"tEXt", b"parameters\x00" + A1111_PARAMETERS.encode("latin-1"))
+    for broken in [(b"eXIf", b"not a TIFF header"), (b"eXIf", b"MM\x00*\x00\x00\xff\xff"), (b"eXIf", b"")]:
+        item = predict_bytes(png_with_late_chunks(photo(), [broken, text]), "x.png", SETTINGS)
+        assert "label" in item
+        assert [e["source"] for e in item["evidence"]] == ["png:parameters"]
+
+
+def test_late_exif_is_copied_only_as_far_as_it_is_read():
+    data = png_with_late_chunks(photo(), [(b"eXIf", b"II*\x00" + bytes(3_000_000))])
+    found = skipped_metadata.png_info_after_pixels(data, 1024)
+    assert found["exif"] == b"Exif\x00\x00II*\x00" + bytes(1020)
 
 
 def test_gif_xmp_ends_at_the_magic_trailer_and_at_the_limit():
