@@ -6,7 +6,7 @@ walker (`imageauth/container_chunks.py`), this checks that the shared generator
 costs no more than the loops it replaced, on an ordinary 12 MP PNG and on the
 worst floods the walk lets through (65,536 empty chunks):
 
-    nice .venv/bin/python bench/chunk_walk.py --before HEAD~1
+    nice .venv/bin/python bench/chunk_walk.py --before ef5505d   # the commit before the shared walker
 
 Each tree runs in its own fresh process, the two interleaved `--rounds` times,
 so a busy machine slows both alike; each round times `--runs` calls per file

@@ -186,6 +186,12 @@ def with_pixels_changed(signed_png: bytes) -> bytes:
     return png_from_chunks(chunks)
 
 
+def gif_header_end(gif: bytes) -> int:
+    """Offset after a GIF's logical screen descriptor and global colour table: where blocks begin."""
+    flags = gif[10]
+    return 13 + (3 * 2 ** ((flags & 7) + 1) if flags & 0x80 else 0)
+
+
 def png_with_text(image: Image.Image, texts: dict[str, str]) -> bytes:
     info = PngImagePlugin.PngInfo()
     for key, value in texts.items():

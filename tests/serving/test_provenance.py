@@ -21,6 +21,7 @@ from credentials import (
     A1111_PARAMETERS,
     PNG_GENERATOR_CHUNKS,
     encode,
+    gif_header_end,
     jpeg_with_app11,
     jpeg_with_user_comment,
     jpeg_with_xmp_source_type,
@@ -371,8 +372,7 @@ def _rechunk_first_frame(gif: bytes) -> bytes:
     Pillow's C decoder reads image data in bulk, but looking for the next frame
     (`is_animated`) walks the sub-blocks one Python read at a time: a parser-step flood.
     """
-    flags = gif[10]
-    position = 13 + (3 * 2 ** ((flags & 7) + 1) if flags & 0x80 else 0)
+    position = gif_header_end(gif)
     while gif[position] == 0x21:  # extensions before the first image: label, then sub-blocks
         position += 2
         while gif[position]:

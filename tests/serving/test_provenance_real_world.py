@@ -24,6 +24,7 @@ from credentials import (
     A1111_PARAMETERS,
     IPTC,
     encode,
+    gif_header_end,
     photo,
     png_chunks,
     png_from_chunks,
@@ -103,8 +104,7 @@ def png_with_late_chunks(image: Image.Image, chunks: list[tuple[bytes, bytes]]) 
 def gif_with_xmp(image: Image.Image, packet: bytes) -> bytes:
     """A GIF with an XMP application extension before its first image, as XMP Specification Part 3 lays it out."""
     gif = encode(image.convert("P"), "GIF")
-    flags = gif[10]
-    start = 13 + (3 * 2 ** ((flags & 7) + 1) if flags & 0x80 else 0)  # after the global colour table
+    start = gif_header_end(gif)
     magic_trailer = b"\x01" + bytes(range(255, -1, -1)) + b"\x00"
     return gif[:start] + b"\x21\xff\x0bXMP DataXMP" + packet + magic_trailer + gif[start:]
 
