@@ -45,17 +45,10 @@ def make_seeds(folder: Path) -> None:
         "animated.gif": (picture.convert("P"), "GIF", {"save_all": True, "append_images": [picture.convert("P")]}),
         "plain.bmp": (picture, "BMP", {}),
         "lzw.tif": (picture, "TIFF", {"compression": "tiff_lzw"}),
-        "still.avif": (picture, "AVIF", {}),
-        "still.heic": (picture, "HEIF", {"exif": exif.tobytes()}),
     }
     for name, (image, fmt, options) in variants.items():
         buffer = io.BytesIO()
-        if fmt == "HEIF":  # pi-heif, which serving uses, only decodes; pillow-heif (a dev package) encodes
-            import pillow_heif
-
-            pillow_heif.from_pillow(image).save(buffer, **options)
-        else:
-            image.save(buffer, fmt, **options)
+        image.save(buffer, fmt, **options)
         (folder / name).write_bytes(buffer.getvalue())
     print(f"{len(variants)} seeds in {folder}")
 

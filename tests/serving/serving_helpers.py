@@ -19,12 +19,7 @@ START_TIMEOUT_S = 30
 
 def encode(image: Image.Image, fmt: str, **options: object) -> bytes:
     buffer = io.BytesIO()
-    if fmt == "HEIF":  # serving's pi-heif only decodes: the test-only pillow-heif (x265) encodes
-        import pillow_heif
-
-        pillow_heif.from_pillow(image).save(buffer, **options)
-    else:
-        image.save(buffer, fmt, **options)
+    image.save(buffer, fmt, **options)
     return buffer.getvalue()
 
 
