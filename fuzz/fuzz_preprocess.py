@@ -34,6 +34,7 @@ def make_seeds(folder: Path) -> None:
     picture = Image.linear_gradient("L").resize((24, 18)).convert("RGB")
     exif = Image.Exif()
     exif[0x0112] = 6
+    rgba = picture.convert("RGBA")
     variants = {
         "photo.jpg": (picture, "JPEG", {"exif": exif.tobytes()}),
         "progressive.jpg": (picture, "JPEG", {"progressive": True}),
@@ -45,6 +46,8 @@ def make_seeds(folder: Path) -> None:
         "animated.gif": (picture.convert("P"), "GIF", {"save_all": True, "append_images": [picture.convert("P")]}),
         "plain.bmp": (picture, "BMP", {}),
         "lzw.tif": (picture, "TIFF", {"compression": "tiff_lzw"}),
+        "still.avif": (picture, "AVIF", {}),
+        "alpha-sequence.avif": (rgba, "AVIF", {"save_all": True, "append_images": [rgba]}),
     }
     for name, (image, fmt, options) in variants.items():
         buffer = io.BytesIO()
