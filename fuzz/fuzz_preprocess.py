@@ -48,10 +48,16 @@ def make_seeds(folder: Path) -> None:
         "lzw.tif": (picture, "TIFF", {"compression": "tiff_lzw"}),
         "still.avif": (picture, "AVIF", {}),
         "alpha-sequence.avif": (rgba, "AVIF", {"save_all": True, "append_images": [rgba]}),
+        "still.heic": (picture, "HEIF", {"exif": exif.tobytes()}),
     }
     for name, (image, fmt, options) in variants.items():
         buffer = io.BytesIO()
-        image.save(buffer, fmt, **options)
+        if fmt == "HEIF":  # pi-heif, which serving uses, only decodes; pillow-heif (a dev package) encodes
+            import pillow_heif
+
+            pillow_heif.from_pillow(image).save(buffer, **options)
+        else:
+            image.save(buffer, fmt, **options)
         (folder / name).write_bytes(buffer.getvalue())
     print(f"{len(variants)} seeds in {folder}")
 

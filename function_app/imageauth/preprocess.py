@@ -3,16 +3,19 @@
 Training (`training.ingest`) and every serving path (HTTP API, blob trigger,
 CLI) turn image bytes into model input by calling `load_image`, and nothing
 else. The model graph does the rest (VGG16's own `preprocess_input`), so a
-train/serve skew can only come from this file and the two it calls
+train/serve skew can only come from this file and the three it calls
 (`imageauth.decode_limits` for the bounds, `imageauth.pixels` for the pixel
-work of steps 5-6), and `tests/test_skew.py` checks both sides against it.
+work of steps 5-6, `imageauth.heif` for which decoders are tried), and
+`tests/test_skew.py` checks both sides against it.
 
 The model input is RGB uint8 pixels, `size` x `size`, made as follows:
 
-1. Only JPEG (MPO included), PNG, WebP, GIF, BMP, TIFF and AVIF are opened;
-   anything else is `unsupported_media_type` (415). A file that starts with
-   one of those formats' signatures but cannot be opened is corrupt, not
-   foreign: `undecodable_image` (415).
+1. Only JPEG (MPO included), PNG, WebP, GIF, BMP, TIFF, AVIF and HEIC/HEIF
+   are opened; anything else is `unsupported_media_type` (415). A file that
+   starts with one of those formats' signatures but cannot be opened is
+   corrupt, not foreign: `undecodable_image` (415). HEIC/HEIF goes through
+   these same steps in a child process (`imageauth.heif_process`), after its
+   decode estimate passed here.
 2. Before decoding, the header is checked against the per-image bounds of
    `imageauth.decode_limits`: the pixel count (413 `too_many_pixels`), the
    memory the decode would hold (413 `decode_too_large`) and the work the file
@@ -20,7 +23,8 @@ The model input is RGB uint8 pixels, `size` x `size`, made as follows:
    floods). A decompression bomb costs a header read, not gigabytes.
 3. Every JPEG flavour is decoded with libjpeg's DCT scaling ("draft" mode) to
    no less than 4x the target size: same picture, a fraction of the work.
-4. Multi-frame files (animated GIF/WebP/AVIF, multi-page TIFF, MPO) use their first frame.
+4. Multi-frame files (animated GIF/WebP/AVIF, multi-page TIFF, MPO, HEIF collections) use their
+   first (HEIF: primary) image.
 5. The largest centred square is taken, in bands of rows: each band is
    converted to RGB and box-reduced (Pillow's `reduce`) to no less than 3x
    the target size, so no full-size converted copy ever exists. Colour modes
@@ -29,7 +33,8 @@ The model input is RGB uint8 pixels, `size` x `size`, made as follows:
    through Pillow's own conversion.
 6. EXIF orientation is applied to the reduced square (a corrupt EXIF block
    counts as "no rotation"); the centred square of a rotated picture is the
-   rotated centred square.
+   rotated centred square. (HEIF's decoder applies the file's own rotation
+   and mirroring and reports the EXIF orientation as upright.)
 7. The square is resized to `size` x `size` with Lanczos filtering (aspect
    ratio kept, no distortion). A square RGB input of the target size - all of
    CIFAKE - passes through untouched.
@@ -42,18 +47,20 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import AvifImagePlugin, Image, JpegImagePlugin, PngImagePlugin
 
-from imageauth import decode_limits
+from imageauth import decode_limits, heif, heif_process
 from imageauth.coded_error import CodedError
 from imageauth.decode_limits import DEFAULT_MAX_DECODE_BYTES, CappedReader, TooComplex
 from imageauth.pixels import TRANSPOSE_FOR_ORIENTATION, exif_orientation, reduce_center_square
 
-ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "AVIF")
+ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "AVIF", heif.FORMAT)
 # File names a folder search (the CLI, ingest, the real-photo set) takes for images of those formats;
 # the bytes still decide what a file is.
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".avif"})
+IMAGE_SUFFIXES = frozenset(
+    {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".avif", ".heic", ".heif", ".hif"}
+)
 DEFAULT_MAX_PIXELS = 50_000_000
 DRAFT_FACTOR = 4
-# Leading bytes of the allowed formats (WebP and AVIF are checked apart: RIFF....WEBP, ....ftypavif).
+# Leading bytes of the allowed formats (WebP, AVIF and HEIF are checked apart: RIFF....WEBP, ....ftypavif).
 SIGNATURES = (
     b"\xff\xd8\xff",  # JPEG
     b"\x89PNG\r\n\x1a\n",
@@ -65,8 +72,7 @@ SIGNATURES = (
     b"II+\x00",  # BigTIFF
     b"MM\x00+",
 )
-# AVIF's ftyp major brands: still image and image sequence. Not "mif1"/"msf1": HEIC files use those
-# too, and a HEIC is a format this service does not read, not a corrupt AVIF.
+# AVIF's ftyp major brands: still image and image sequence ("mif1"/"msf1" are HEIF's, `heif.HEIF_BRANDS`).
 AVIF_BRANDS = (b"avif", b"avis")
 
 # Our own pixel limit is checked before decoding; Pillow's global guard would
@@ -164,12 +170,14 @@ def open_image(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     max_bytes: int | None = None,
     max_decode_bytes: int = DEFAULT_MAX_DECODE_BYTES,
-) -> OpenedImage:
+) -> OpenedImage | IsolatedHeif:
     """Read the header and check every bound before decoding; raise `ImageError` if one fails."""
     if not data:
         raise empty_input()
     if max_bytes is not None and len(data) > max_bytes:
         raise too_many_bytes(len(data), max_bytes)
+    if heif.looks_like_heif(data) and not heif_process.in_child():
+        return _isolated_heif(data, size, max_pixels, max_bytes, max_decode_bytes)
     try:
         image = _open(data, max_pixels)
         header_size = image.size
@@ -192,11 +200,42 @@ def open_image(
     return OpenedImage(image=image, size=size, header_size=header_size, cost=cost)
 
 
+@dataclass
+class IsolatedHeif:
+    """A HEIF whose decode estimate fits, to be opened and decoded by `heif_process`'s child."""
+
+    data: bytes
+    size: int
+    limits: dict
+    cost: int
+
+    def close(self) -> None:
+        """Nothing is open in this process."""
+
+    def decode(self) -> DecodedImage:
+        return heif_process.load_image(self.data, self.size, **self.limits)
+
+
+def _isolated_heif(data: bytes, size: int, max_pixels: int, max_bytes: int | None, max_decode_bytes: int):
+    # The estimate from the `meta` box, before any decoder runs; the child checks everything else.
+    cost = decode_limits.heif_decode_bytes(data)
+    if cost > max_decode_bytes:
+        width, height = heif.coded_size(data)
+        raise ImageError(
+            "decode_too_large",
+            f"Decoding this {width}x{height} image (as coded) would need {cost // 2**20} MiB, "
+            f"more than the per-image limit of {max_decode_bytes // 2**20} MiB.",
+            413,
+        )
+    limits = {"max_pixels": max_pixels, "max_bytes": max_bytes, "max_decode_bytes": max_decode_bytes}
+    return IsolatedHeif(data=data, size=size, limits=limits, cost=cost)
+
+
 def _has_signature(data: bytes) -> bool:
     """True when `data` starts like one of the allowed formats."""
     webp = data[:4] == b"RIFF" and data[8:12] == b"WEBP"
     avif = data[4:8] == b"ftyp" and data[8:12] in AVIF_BRANDS
-    return data.startswith(SIGNATURES) or webp or avif
+    return data.startswith(SIGNATURES) or webp or avif or heif.looks_like_heif(data)
 
 
 def _as_image_error(error: Exception) -> ImageError:
@@ -207,7 +246,7 @@ def _as_image_error(error: Exception) -> ImageError:
 
 def _open(data: bytes, max_pixels: int) -> Image.Image:
     try:
-        image = Image.open(CappedReader(data), formats=ALLOWED_FORMATS)
+        image = Image.open(CappedReader(data), formats=heif.pillow_formats(data, ALLOWED_FORMATS))
     except TooComplex:
         raise
     except Exception as error:  # noqa: BLE001 - unidentifiable or broken header

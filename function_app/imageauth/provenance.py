@@ -32,12 +32,13 @@ from pathlib import Path
 
 from PIL import Image
 
+from imageauth import heif, heif_process
 from imageauth.decode_limits import CappedReader
 from imageauth.generators import metadata_evidence
 from imageauth.manifest_markers import manifest_size
 from imageauth.manifest_store import MAX_NAME_CHARS, c2pa_entry, describe_store, unreadable
 from imageauth.pixels import COLOUR_KEY_MODES
-from imageauth.preprocess import ALLOWED_FORMATS
+from imageauth.preprocess import ALLOWED_FORMATS, ImageError
 from imageauth.skipped_metadata import gif_xmp, png_info_after_pixels, webp_chunk
 from imageauth.xmp import XMP_SCAN_BYTES, xmp_text, xmp_values
 
@@ -53,6 +54,7 @@ MIME_TYPES = {
     "GIF": "image/gif",
     "TIFF": "image/tiff",
     "AVIF": "image/avif",
+    "HEIF": "image/heic",
 }
 # Modes that `pixels.to_rgb` composites on white (with a palette's or a colour key's `transparency`
 # too); keep the two in step.
@@ -66,10 +68,18 @@ class FileFacts:
     evidence: list[dict] = field(default_factory=list)
     has_alpha: bool = False
     animated: bool = False
+    # Images in a HEIF collection (a burst, an edit beside its original): the model sees the primary one.
+    heif_images: int = 1
 
 
 def examine(data: bytes, trust_anchors: Path | None = None) -> FileFacts:
     """Evidence and input facts for one file that `preprocess.load_image` already accepted."""
+    if heif.looks_like_heif(data) and not heif_process.in_child():
+        try:  # libheif reads the file's metadata as it opens it: in the decoder's child process
+            return FileFacts(**heif_process.examine(data, str(trust_anchors) if trust_anchors else None))
+        except ImageError as error:
+            logger.info("metadata could not be read (%s)", error.code)
+            return FileFacts()
     evidence: list[dict] = []
     manifest_bytes = manifest_size(data)
     if manifest_bytes is not None:
@@ -77,11 +87,14 @@ def examine(data: bytes, trust_anchors: Path | None = None) -> FileFacts:
         if entry is not None:
             evidence.append(entry)
     has_alpha = animated = False
+    heif_images = 1
     try:
-        with Image.open(CappedReader(data), formats=ALLOWED_FORMATS) as image:
+        with Image.open(CappedReader(data), formats=heif.pillow_formats(data, ALLOWED_FORMATS)) as image:
             keyed = "transparency" in image.info and image.mode in ("P", *COLOUR_KEY_MODES)
             has_alpha = image.mode in ALPHA_MODES or keyed
-            animated = bool(getattr(image, "is_animated", False))
+            several = bool(getattr(image, "is_animated", False))
+            heif_images = image.n_frames if several and image.format == heif.FORMAT else 1
+            animated = several and heif_images == 1
             late_info = png_info_after_pixels(data, XMP_SCAN_BYTES) if image.format == "PNG" else {}
             xmp = xmp_text(image.info.get("xmp")) or xmp_text(late_info.get("xmp")) or _skipped_xmp(image, data)
             remote = remote_manifest(xmp) if manifest_bytes is None and xmp else None
@@ -91,7 +104,7 @@ def examine(data: bytes, trust_anchors: Path | None = None) -> FileFacts:
     except Exception as error:  # noqa: BLE001 - metadata is a bonus: a file the model could read keeps its score
         # Untrusted input, not a fault: one line, no traceback and nothing from the file.
         logger.info("metadata could not be read (%s)", type(error).__name__)
-    return FileFacts(evidence=evidence, has_alpha=has_alpha, animated=animated)
+    return FileFacts(evidence=evidence, has_alpha=has_alpha, animated=animated, heif_images=heif_images)
 
 
 def _skipped_xmp(image: Image.Image, data: bytes) -> str | None:
@@ -113,7 +126,7 @@ def read_credentials(data: bytes, manifest_bytes: int, trust_anchors: Path | Non
     except ImportError:
         return unreadable("the c2pa library is not installed on this server")
     try:
-        with Image.open(CappedReader(data), formats=ALLOWED_FORMATS) as image:
+        with Image.open(CappedReader(data), formats=heif.pillow_formats(data, ALLOWED_FORMATS)) as image:
             mime = MIME_TYPES.get(image.format or "")
         with c2pa.Reader(mime, io.BytesIO(data), context=_context(trust_anchors)) as reader:
             store = json.loads(reader.json())

@@ -103,6 +103,8 @@ def _note(
     parts = []
     if facts.animated:
         parts.append("only the first frame of this animated image was judged")
+    if facts.heif_images > 1:
+        parts.append(f"this file holds {facts.heif_images} images, and only its primary image was judged")
     if facts.has_alpha:
         parts.append("its transparent areas were filled with white before judging")
     if not in_scope:

@@ -3,9 +3,9 @@
 Each `Case` (the same type as the bad-input corpus) is a file that is cheap to
 send and expensive to decode naively: declared-large canvases, blank
 large PNGs, extreme shapes, many-scan progressive JPEGs, marker, chunk and
-extension-block floods, many-strip TIFFs, an MPO and AVIFs. Its `status`/`code` is
+extension-block floods, many-strip TIFFs, an MPO, AVIFs and HEICs. Its `status`/`code` is
 what the service answers; `docs/reliability.md` ("Budgets") lists the same
-cases. Built from Pillow, numpy, `zlib` and `struct` in a few seconds.
+cases. Built from Pillow, pillow-heif, numpy, `zlib` and `struct` in about ten seconds.
 """
 
 from __future__ import annotations
@@ -15,10 +15,20 @@ import struct
 import zlib
 
 import numpy as np
-from badinputs import VERDICT, Case, _png_chunk, _save, avif_with_size, jpeg_with_size, photo_like
+from badinputs import (
+    DECODE_TOO_LARGE,
+    VERDICT,
+    Case,
+    _png_chunk,
+    _save,
+    avif_with_size,
+    heic,
+    heic_cropped_to,
+    jpeg_with_size,
+    photo_like,
+)
 from PIL import Image
 
-DECODE_TOO_LARGE = (413, "decode_too_large")
 TOO_COMPLEX = (422, "image_too_complex")
 EXTREME = (422, "extreme_aspect_ratio")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -195,6 +205,21 @@ def amplification_inputs() -> tuple[Case, ...]:
             avif_with_size(_save(photo_like(64, 48), "AVIF"), 7000, 7000),
             *DECODE_TOO_LARGE,
             "AVIF header claiming 7000x7000 over 64x48 of data: 748 MiB at four copies",
+        ),
+        Case("heic_3500", "photo.heic", heic(gradient(3500, 3500), quality=50), *VERDICT, "12 MP HEIC"),
+        Case(
+            "heic_header_7000",
+            "canvas.heic",
+            avif_with_size(heic(photo_like(64, 48)), 7000, 7000),
+            *DECODE_TOO_LARGE,
+            "HEIC header claiming 7000x7000 over 64x48 of data: 467 MiB at 2.5 copies",
+        ),
+        Case(
+            "heic_cropped_16_of_5000",
+            "cropped.heic",
+            heic_cropped_to(heic(Image.new("RGB", (5000, 5000), "grey"), quality=10), 16, 16),
+            *DECODE_TOO_LARGE,
+            "a 16x16 clean aperture (`clap`) over a 5000x5000 coded image, 8 kB: the coded size is what decodes",
         ),
         # Blank large PNGs: kilobytes that decode to the pixel limit.
         Case(

@@ -7,8 +7,9 @@ row). `code is None` means the file is a usable image and must get a verdict.
 `docs/reliability.md` holds the same table for people; a test checks that the
 two agree.
 
-Everything here is built from Pillow, `zlib` and `struct`, so the corpus is
-the same on every machine and costs about a second to make.
+Everything here is built from Pillow, pillow-heif, `zlib` and `struct`, so the
+corpus is the same on every machine and costs about a second to make; the one
+exception is a HEIC that crashed its decoder, kept as fuzzing found it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import struct
 import zipfile
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -28,9 +30,12 @@ EMPTY = (400, "empty_file")
 UNSUPPORTED = (415, "unsupported_media_type")
 UNDECODABLE = (415, "undecodable_image")
 TOO_MANY_PIXELS = (413, "too_many_pixels")
+DECODE_TOO_LARGE = (413, "decode_too_large")
 VERDICT = (200, None)
 
 ORIENTATION_TAG = 0x0112
+# The one committed input: a crash found by fuzzing, kept as it was found (tests/data/heic).
+CRASHING_HEIC = Path(__file__).resolve().parents[1] / "data" / "heic" / "pi-heif-1.4.0-segfault.heic"
 
 
 @dataclass(frozen=True)
@@ -196,18 +201,72 @@ def _animated(fmt: str) -> bytes:
 
 
 def avif_with_size(data: bytes, width: int, height: int) -> bytes:
-    """An AVIF whose image-spatial-extents box (`ispe`, ISO/IEC 23008-12 6.5.3) claims `width` x `height`.
+    """An AVIF or HEIC whose image-spatial-extents box (`ispe`, ISO/IEC 23008-12 6.5.3) claims `width` x `height`.
 
-    The header is all Pillow and our limits see before decoding; libavif takes it at its word.
+    The header is all Pillow and our limits see before decoding; libavif and libheif take it at its word.
     """
     at = data.index(b"ispe") + 8  # after the box type and its version/flags word
     return data[:at] + struct.pack(">II", width, height) + data[at + 8 :]
 
 
 def heic_like() -> bytes:
-    """The ftyp box an iPhone's HEIC starts with (brand "heic", compatible "mif1"), then a meta box."""
+    """The ftyp box an iPhone's HEIC starts with (brand "heic", compatible "mif1"), then an empty meta box."""
     ftyp = b"ftyp" + b"heic" + b"\0\0\0\0" + b"mif1heic"
     return struct.pack(">I", 4 + len(ftyp)) + ftyp + struct.pack(">I", 16) + b"meta" + b"\0" * 8
+
+
+def heic(image: Image.Image, **options) -> bytes:
+    """A HEIC (HEVC, x265) of `image`, written by pillow-heif: serving's pi-heif only decodes."""
+    import pillow_heif
+
+    buffer = io.BytesIO()
+    pillow_heif.from_pillow(image).save(buffer, quality=options.pop("quality", 80), **options)
+    return buffer.getvalue()
+
+
+def _boxes(data: bytes, start: int, end: int) -> dict[bytes, tuple[int, int]]:
+    """ISO BMFF boxes between `start` and `end`: type -> (offset, size), for 32-bit sizes."""
+    found, position = {}, start
+    while position + 8 <= end:
+        size, kind = struct.unpack_from(">I4s", data, position)
+        found[kind] = (position, size)
+        position += size
+    return found
+
+
+def heic_cropped_to(data: bytes, width: int, height: int) -> bytes:
+    """A pillow-heif HEIC with a clean-aperture box (`clap`) that crops its image to `width` x `height`.
+
+    Pillow reports the cropped size; libheif decodes and converts the whole coded image first. The
+    box is appended to `ipco` and tied to the item in `ipma`; every enclosing size grows and `iloc`'s
+    base offset moves with the pixel data. Written for pillow-heif's layout (one item, iloc v0).
+    """
+    # clap: clean width, height, horizontal and vertical offsets from the centre, each a fraction.
+    clap = struct.pack(">I4s", 40, b"clap") + struct.pack(">IIIIiIiI", width, 1, height, 1, 0, 1, 0, 1)
+    meta_at, meta_size = _boxes(data, 0, len(data))[b"meta"]
+    inner = _boxes(data, meta_at + 12, meta_at + meta_size)  # after the full box's version and flags
+    iprp_at, iprp_size = inner[b"iprp"]
+    props = _boxes(data, iprp_at + 8, iprp_at + iprp_size)
+    (ipco_at, ipco_size), (ipma_at, ipma_size) = props[b"ipco"], props[b"ipma"]
+    index = len(_boxes(data, ipco_at + 8, ipco_at + ipco_size)) + 1
+    # ipma v0, one entry: version/flags, entry count, item ID (16 bits), association count, 1-byte indices.
+    count_at = ipma_at + 8 + 4 + 4 + 2
+    ipma = bytearray(data[ipma_at : ipma_at + ipma_size])
+    ipma[count_at - ipma_at] += 1
+    ipma += bytes([0x80 | index])
+    grown = bytearray(data)
+    grown[ipma_at : ipma_at + ipma_size] = ipma
+    grown[ipco_at + ipco_size : ipco_at + ipco_size] = clap
+    delta = len(clap) + 1
+    for at in (meta_at, iprp_at):
+        struct.pack_into(">I", grown, at, struct.unpack_from(">I", grown, at)[0] + delta)
+    struct.pack_into(">I", grown, ipco_at, ipco_size + len(clap))
+    struct.pack_into(">I", grown, ipma_at + len(clap), ipma_size + 1)
+    iloc_at = inner[b"iloc"][0]  # before iprp, so not moved: v0, 4-byte offsets, one item
+    assert grown[iloc_at + 12 : iloc_at + 14] == b"\x44\x40", "iloc: 4-byte offsets, lengths and base offset"
+    base_at = iloc_at + 12 + 2 + 2 + 2 + 2  # sizes, item count, item ID, data reference index
+    struct.pack_into(">I", grown, base_at, struct.unpack_from(">I", grown, base_at)[0] + delta)
+    return bytes(grown)
 
 
 def _multipage_tiff() -> bytes:
@@ -226,6 +285,7 @@ def bad_inputs() -> tuple[Case, ...]:
     jpeg = _save(photo_like(320, 240), "JPEG", quality=90)
     png = _save(photo_like(64, 64), "PNG")
     avif = _save(photo_like(64, 48), "AVIF", quality=80)
+    heic_photo = heic(photo_like(64, 48))
     text = "This is a plain text file, not a picture.\n" * 4
     html = "<!doctype html><html><body><script>alert(1)</script><p>hello</p></body></html>\n"
     svg = (
@@ -262,7 +322,23 @@ def bad_inputs() -> tuple[Case, ...]:
         Case("animated_avif", "animated.avif", _animated("AVIF"), *VERDICT, "first frame"),
         Case("avif", "photo.avif", avif, *VERDICT),
         Case("truncated_avif", "truncated.avif", avif[: len(avif) // 2], *UNDECODABLE),
-        Case("heic", "photo.heic", heic_like(), *UNSUPPORTED, "HEIC/HEIF is not read"),
+        Case("heic", "photo.heic", heic_photo, *VERDICT),
+        Case("truncated_heic", "truncated.heic", heic_photo[: len(heic_photo) // 2], *UNDECODABLE),
+        Case(
+            "heic_header_10000x10000",
+            "bomb.heic",
+            avif_with_size(heic_photo, 10000, 10000),
+            *DECODE_TOO_LARGE,
+            "Pillow reports the 64x48 crop; the coded size is what decodes",
+        ),
+        Case("heic_without_image", "empty.heic", heic_like(), *UNDECODABLE, "HEIC brand, no image in it"),
+        Case(
+            "heic_that_crashes_the_decoder",
+            "crash.heic",
+            CRASHING_HEIC.read_bytes(),
+            *UNDECODABLE,
+            "found by fuzzing: pi-heif 1.4.0 segfaults opening it; decoded in a child process",
+        ),
         Case("one_by_one", "1x1.png", _save(Image.new("RGB", (1, 1), "red"), "PNG"), *VERDICT),
         Case("one_by_10000", "1x10000.png", _save(photo_like(1, 10000), "PNG"), *VERDICT),
         Case("10000_by_one", "10000x1.png", _save(photo_like(10000, 1), "PNG"), *VERDICT),

@@ -1,6 +1,6 @@
 """AVIF, the newest format the service reads: what its decoder may cost and what the model is told.
 
-The corpus files (a still, a sequence, a truncated file, header bombs, HEIC) go through every
+The corpus files (a still, a sequence, a truncated file, header bombs) go through every
 serving surface in `badinputs.py` and `amplification.py`; these are the AVIF-only rules.
 Files are encoded here with Pillow's own AVIF encoder (libavif + aom).
 """

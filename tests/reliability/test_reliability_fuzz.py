@@ -18,7 +18,7 @@ import time
 from datetime import timedelta
 
 import numpy as np
-from badinputs import photo_like
+from badinputs import heic, photo_like
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -73,6 +73,8 @@ def _seeds() -> list[bytes]:
         _encode(Image.new("I;16", (24, 18), 30000), "PNG"),
         _encode(picture, "AVIF", quality=70),
         _encode(picture.convert("RGBA"), "AVIF", save_all=True, append_images=[picture.convert("RGBA")]),
+        heic(picture, quality=70, exif=exif.tobytes()),
+        heic(picture.convert("RGBA"), quality=70),
     ]
 
 
@@ -85,6 +87,7 @@ SIGNATURES = [
     b"BM",
     b"II*\0",
     b"\0\0\0\x1cftypavif\0\0\0\0avifmif1miaf",
+    b"\0\0\0\x1cftypheic\0\0\0\0mif1heicmiaf",
 ]
 
 

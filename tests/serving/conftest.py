@@ -35,6 +35,7 @@ def images() -> dict[str, bytes]:
         "grey.bmp": encode(noise_image(50, 70, 5).convert("L"), "BMP"),
         "scan.tiff": encode(noise_image(90, 60, 6), "TIFF"),
         "phone.avif": encode(noise_image(80, 60, 7), "AVIF"),
+        "iphone.heic": encode(noise_image(120, 90, 8), "HEIF", quality=80),
     }
     jpeg = valid["photo.jpg"]
     return {**valid, "corrupt.jpg": jpeg[: len(jpeg) // 3], "notes.txt": b"plain text, not an image\n"}

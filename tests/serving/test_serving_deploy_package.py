@@ -5,7 +5,8 @@ plus `pip install -r requirements.txt --target .python_packages/lib/site-package
 the layout the Functions host puts on `sys.path`), then imports
 `function_app.py` in a fresh virtual environment and answers a real request,
 one of whose files carries C2PA Content Credentials, so the packaged native
-c2pa library is loaded and validates a manifest. The package size is written to
+c2pa library is loaded and validates a manifest, and one is a HEIC, decoded by
+the packaged pi-heif in the app's decoder child process. The package size is written to
 test-artifacts/deploy-package.json; the zip must stay within 100 MB.
 """
 
@@ -52,6 +53,7 @@ print(json.dumps({
     "body": json.loads(response.get_body()),
     "imageauth": imageauth.__path__[0],
     "c2pa": getattr(sys.modules.get("c2pa"), "__file__", None),
+    "pi_heif": getattr(sys.modules.get("pi_heif"), "__file__", None),
     "tensorflow": [name for name in ("tensorflow", "keras", "tf_keras") if importlib.util.find_spec(name)],
     "sources": [m.__file__ for m in list(sys.modules.values()) if str(getattr(m, "__file__", "")).endswith(".py")],
 }))
@@ -86,6 +88,7 @@ def test_the_deploy_package_predicts_in_a_fresh_environment_without_tensorflow(t
     files = [("file", ("photo.jpg", images["photo.jpg"], "image/jpeg"))]
     files.append(("file", ("credentials.jpg", credentials, "image/jpeg")))
     files.append(("file", ("phone.avif", images["phone.avif"], "image/avif")))  # the wheel's own libavif
+    files.append(("file", ("iphone.heic", images["iphone.heic"], "image/heic")))  # pi-heif's libheif
     body, content_type = encode_multipart_formdata(files)
     (tmp_path / "body").write_bytes(body)
     # -B: like the read-only mounted package, where nothing can be written next to the sources.
@@ -98,7 +101,7 @@ def test_the_deploy_package_predicts_in_a_fresh_environment_without_tensorflow(t
     assert probe["tensorflow"] == []
     assert Path(probe["imageauth"]).resolve() == (package / "imageauth").resolve()
     assert probe["status"] == 200, probe["body"]
-    item, signed, avif = probe["body"]["results"]
+    item, signed, avif, heic = probe["body"]["results"]
     # The packaged c2pa library read and validated the manifest.
     assert Path(probe["c2pa"]).resolve().is_relative_to((package / PACKAGES).resolve())
     assert signed["verdict"] == "ai_generated_by_credentials", signed
@@ -119,6 +122,12 @@ def test_the_deploy_package_predicts_in_a_fresh_environment_without_tensorflow(t
     expected_avif = predict_bytes(images["phone.avif"], "phone.avif", Settings())
     assert avif["probability_fake"] == pytest.approx(expected_avif["probability_fake"], abs=1e-5)
     assert {key: avif[key] for key in same} == {key: expected_avif[key] for key in same}
+    # The HEIC was decoded by the app's child process (imageauth/heif_process.py) with the packaged
+    # pi-heif, the only one this environment has; the serving process never loaded it.
+    assert probe["pi_heif"] is None
+    expected_heic = predict_bytes(images["iphone.heic"], "iphone.heic", Settings())
+    assert heic["probability_fake"] == pytest.approx(expected_heic["probability_fake"], abs=1e-5)
+    assert {key: heic[key] for key in same} == {key: expected_heic[key] for key in same}
     archive = shutil.make_archive(str(tmp_path / "package"), "zip", package)
     sizes = {
         "package_bytes": tree_size(package),

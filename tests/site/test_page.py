@@ -92,6 +92,15 @@ def test_uploaded_image_shows_the_api_verdict(site: Page, server, images: dict[s
     expect(site.locator("#model-note")).to_contain_text(f"{size} × {size} pixels")
 
 
+def test_a_heic_the_browser_cannot_preview_still_gets_its_verdict(site: Page, server, images: dict[str, Path]) -> None:
+    site.set_input_files("#file-input", images["heic"])
+    row = result_row(site, images["heic"].name)
+    expected = api_result(server, images["heic"])
+    assert (expected["width"], expected["height"]) == (480, 360)
+    assert_row_matches_api(row, expected)
+    expect(row.locator("canvas.thumbnail")).to_have_count(0)  # Chromium has no HEIC decoder
+
+
 def test_three_images_three_rows_and_downloads(site: Page, server, images: dict[str, Path]) -> None:
     paths = [images["portrait"], images["landscape"], images["small_png"]]
     site.set_input_files("#file-input", paths)
