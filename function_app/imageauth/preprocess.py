@@ -3,10 +3,11 @@
 Training (`training.ingest`) and every serving path (HTTP API, blob trigger,
 CLI) turn image bytes into model input by calling `load_image`, and nothing
 else. The model graph does the rest (VGG16's own `preprocess_input`), so a
-train/serve skew can only come from this file and the three it calls
+train/serve skew can only come from this file and the modules it calls
 (`imageauth.decode_limits` for the bounds, `imageauth.pixels` for the pixel
-work of steps 5-6, `imageauth.heif` for which decoders are tried), and
-`tests/test_skew.py` checks both sides against it.
+work of steps 5-6, `imageauth.heif` and `imageauth.heif_process` for where a
+HEIF is decoded), and `tests/training/test_training_skew.py` checks both
+sides against it.
 
 The model input is RGB uint8 pixels, `size` x `size`, made as follows:
 
