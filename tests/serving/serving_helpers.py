@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-import io
 import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import uvicorn
+from credentials import encode  # noqa: F401 - the serving tests' file writer, re-exported
 from fastapi import FastAPI
 from loopback import free_port
 from PIL import Image
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 30
-
-
-def encode(image: Image.Image, fmt: str, **options: object) -> bytes:
-    buffer = io.BytesIO()
-    if fmt == "HEIF":  # serving's pi-heif only decodes: the test-only pillow-heif (x265) encodes
-        import pillow_heif
-
-        pillow_heif.from_pillow(image).save(buffer, **options)
-    else:
-        image.save(buffer, fmt, **options)
-    return buffer.getvalue()
 
 
 def noise_image(width: int, height: int, seed: int) -> Image.Image:

@@ -19,8 +19,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-import pillow_heif
 import pytest
+from credentials import encode
 from loopback import free_port
 from PIL import Image, ImageDraw
 
@@ -215,7 +215,7 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     _photo_like(48, 48, 2).save(paths["small_png"])
     # An iPhone's format, which Chromium cannot decode for a preview; the API reads it (pi-heif).
     paths["heic"] = folder / "iphone-photo.heic"
-    pillow_heif.from_pillow(_photo_like(480, 360, 3)).save(paths["heic"], quality=80)
+    paths["heic"].write_bytes(encode(_photo_like(480, 360, 3), "HEIF", quality=80))
     paths["not_an_image"] = folder / "notes.jpg"
     paths["not_an_image"].write_text("These are meeting notes, not a photograph.\n", encoding="utf-8")
     return paths
