@@ -142,8 +142,7 @@ def jpeg_scans(image: JpegImagePlugin.JpegImageFile, data: bytes) -> int:
 def decode_bytes(image: Image.Image, header_size: tuple[int, int], data: bytes) -> int:
     """Memory the decoder will hold for `image` (after draft scaling), in bytes."""
     width, height = image.size
-    pixels = width * height * PILLOW_BYTES_PER_PIXEL.get(image.mode, 4)
-    pixels += height * ROW_POINTER_BYTES + width * RAW_ROW_BYTES
+    pixels = _storage_bytes(width, height, PILLOW_BYTES_PER_PIXEL.get(image.mode, 4))
     if image.format == "WEBP":
         return pixels * WEBP_CANVAS_COPIES
     if image.format == "AVIF":
@@ -164,7 +163,12 @@ def decode_bytes(image: Image.Image, header_size: tuple[int, int], data: bytes) 
 def heif_decode_bytes(data: bytes) -> int:
     """What decoding a HEIF's largest coded image holds, from its `meta` box alone (no decoder)."""
     width, height = heif.coded_size(data)
-    return int((width * height * 4 + height * ROW_POINTER_BYTES + width * RAW_ROW_BYTES) * HEIF_FRAME_COPIES)
+    return int(_storage_bytes(width, height, 4) * HEIF_FRAME_COPIES)
+
+
+def _storage_bytes(width: int, height: int, bytes_per_pixel: int) -> int:
+    """One decoded copy as Pillow stores it: the pixels, a pointer per row, the decoder's raw rows."""
+    return width * height * bytes_per_pixel + height * ROW_POINTER_BYTES + width * RAW_ROW_BYTES
 
 
 def tiff_buffer_bytes(image: Image.Image) -> int:

@@ -36,9 +36,15 @@ def looks_like_heif(data: bytes) -> bool:
 def pillow_formats(data: bytes, formats: tuple[str, ...]) -> tuple[str, ...]:
     """`formats` with HEIF when `data` starts like a HEIF (registering its plug-in), else without it."""
     if not looks_like_heif(data):
-        return tuple(name for name in formats if name != FORMAT)
+        return _without_heif(formats)
     register()
     return formats
+
+
+@functools.cache
+def _without_heif(formats: tuple[str, ...]) -> tuple[str, ...]:
+    # Built once per formats tuple: every non-HEIF upload asks for it.
+    return tuple(name for name in formats if name != FORMAT)
 
 
 @functools.cache

@@ -37,6 +37,8 @@ from typing import BinaryIO
 
 import numpy as np
 
+from imageauth import heif
+
 # True in the child (imageauth.heif_child sets it), where HEIF files are opened in-process.
 IN_CHILD = False
 # A 24 MP HEIC decodes in about a second on one core; far beyond that, the decoder is stuck.
@@ -45,8 +47,9 @@ LENGTH = struct.Struct(">I")
 _TIMED_OUT = object()
 
 
-def in_child() -> bool:
-    return IN_CHILD
+def goes_to_child(data: bytes) -> bool:
+    """True when `data` is a HEIF and this process is not the child: it must be opened over there."""
+    return not IN_CHILD and heif.looks_like_heif(data)
 
 
 class _Child:

@@ -177,7 +177,7 @@ def open_image(
         raise empty_input()
     if max_bytes is not None and len(data) > max_bytes:
         raise too_many_bytes(len(data), max_bytes)
-    if heif.looks_like_heif(data) and not heif_process.in_child():
+    if heif_process.goes_to_child(data):
         return _isolated_heif(data, size, max_pixels, max_bytes, max_decode_bytes)
     try:
         image = _open(data, max_pixels)
@@ -192,12 +192,7 @@ def open_image(
         raise ImageError("undecodable_image", "The file's header is corrupt.", 415) from error
     if cost > max_decode_bytes:
         image.close()
-        raise ImageError(
-            "decode_too_large",
-            f"Decoding this {header_size[0]}x{header_size[1]} image would need {cost // 2**20} MiB, "
-            f"more than the per-image limit of {max_decode_bytes // 2**20} MiB.",
-            413,
-        )
+        raise _decode_too_large(f"this {header_size[0]}x{header_size[1]} image", cost, max_decode_bytes)
     return OpenedImage(image=image, size=size, header_size=header_size, cost=cost)
 
 
@@ -222,14 +217,18 @@ def _isolated_heif(data: bytes, size: int, max_pixels: int, max_bytes: int | Non
     cost = decode_limits.heif_decode_bytes(data)
     if cost > max_decode_bytes:
         width, height = heif.coded_size(data)
-        raise ImageError(
-            "decode_too_large",
-            f"Decoding this {width}x{height} image (as coded) would need {cost // 2**20} MiB, "
-            f"more than the per-image limit of {max_decode_bytes // 2**20} MiB.",
-            413,
-        )
+        raise _decode_too_large(f"this {width}x{height} image (as coded)", cost, max_decode_bytes)
     limits = {"max_pixels": max_pixels, "max_bytes": max_bytes, "max_decode_bytes": max_decode_bytes}
     return IsolatedHeif(data=data, size=size, limits=limits, cost=cost)
+
+
+def _decode_too_large(what: str, cost: int, max_decode_bytes: int) -> ImageError:
+    return ImageError(
+        "decode_too_large",
+        f"Decoding {what} would need {cost // 2**20} MiB, "
+        f"more than the per-image limit of {max_decode_bytes // 2**20} MiB.",
+        413,
+    )
 
 
 def _has_signature(data: bytes) -> bool:

@@ -74,7 +74,7 @@ class FileFacts:
 
 def examine(data: bytes, trust_anchors: Path | None = None) -> FileFacts:
     """Evidence and input facts for one file that `preprocess.load_image` already accepted."""
-    if heif.looks_like_heif(data) and not heif_process.in_child():
+    if heif_process.goes_to_child(data):
         try:  # libheif reads the file's metadata as it opens it: in the decoder's child process
             return FileFacts(**heif_process.examine(data, str(trust_anchors) if trust_anchors else None))
         except ImageError as error:
