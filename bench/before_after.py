@@ -29,6 +29,8 @@ import time
 from io import BytesIO
 from pathlib import Path
 
+from tabulate import tabulate
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_PATH = REPO_ROOT / "bench" / "results" / "before_after.json"
 MODEL_DIR = REPO_ROOT / "function_app" / "model"
@@ -121,11 +123,16 @@ def main() -> None:
             key: round(100 * (medians["after"][key] / medians["before"][key] - 1), 1) for key in medians["after"]
         },
     }
-    RESULTS_PATH.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS_PATH.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"{'median, ms':<14}{'before':>10}{'after':>10}{'change':>9}")
-    for key, change in report["change_percent"].items():
-        print(f"{key:<14}{medians['before'][key]:>10}{medians['after'][key]:>10}{change:>8}%")
+    changes = report["change_percent"].items()
+    rows = [[key, medians["before"][key], medians["after"][key], f"{change}%"] for key, change in changes]
+    save_report(report, RESULTS_PATH, ["median, ms", "before", "after", "change"], rows)
+
+
+def save_report(report: dict, path: Path, headers: list[str], rows: list[list]) -> None:
+    """Write the JSON that docs cite and later runs compare with, then print the table a person reads."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(tabulate(rows, headers=headers, floatfmt=".3f"))
 
 
 if __name__ == "__main__":

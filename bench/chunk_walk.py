@@ -26,7 +26,7 @@ import tempfile
 import zlib
 from pathlib import Path
 
-from before_after import REPO_ROOT, export_tree
+from before_after import REPO_ROOT, export_tree, save_report
 
 RESULTS_PATH = REPO_ROOT / "bench" / "results" / "chunk_walk.json"
 FLOOD = 65_536
@@ -118,11 +118,9 @@ def main() -> None:
         "medians": medians,
         "ratio_after_to_before": {file: medians["after"][file] / medians["before"][file] for file in medians["after"]},
     }
-    RESULTS_PATH.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS_PATH.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"{'file (manifest walk + metadata walk)':<40}{'before ms':>11}{'after ms':>11}{'ratio':>8}")
-    for file, ratio in report["ratio_after_to_before"].items():
-        print(f"{file:<40}{medians['before'][file]:>11.3f}{medians['after'][file]:>11.3f}{ratio:>8.2f}")
+    ratios = report["ratio_after_to_before"].items()
+    rows = [[file, medians["before"][file], medians["after"][file], ratio] for file, ratio in ratios]
+    save_report(report, RESULTS_PATH, ["file (manifest walk + metadata walk)", "before ms", "after ms", "ratio"], rows)
 
 
 if __name__ == "__main__":
