@@ -81,7 +81,7 @@ param maxPixels int = 50000000
 param numThreads int = 0
 
 @description('Memory one image\'s decode may hold, in bytes (IMAGEAUTH_MAX_DECODE_BYTES); more is refused with 413 decode_too_large.')
-param maxDecodeBytes int = 209715200
+param maxDecodeBytes int = 268435456
 
 @description('Decode memory the requests of one instance may hold at once, in bytes, shared by its worker processes (IMAGEAUTH_DECODE_BUDGET_BYTES); 0 means half the instance memory.')
 @minValue(0)

@@ -11,6 +11,8 @@ import pytest
 from app_code import FUNCTION_APP, blob_bindings, deployed_modules, entry_modules, settings_read, string_constants
 from bicep_checks import INFRA, ROOT, object_keys, param_default, read, strip_comments
 
+from imageauth.settings import Settings
+
 MAIN = INFRA / "main.bicep"
 EVENTGRID = INFRA / "eventgrid.bicep"
 SITE = ROOT / "static_site"
@@ -80,6 +82,20 @@ def test_container_names_match_the_bindings():
     results = param_default(main, "resultsContainerName")
     written = {b.container for b in blob_bindings(entry_modules()) if b.kind == "blob_output"}
     assert results in written or results in string_constants(deployed_modules()), "nothing names `results`"
+
+
+def test_limit_defaults_are_the_code_defaults():
+    """A deployment without overrides gets the limits the docs and the tests describe (the Bicep sets every one)."""
+    code = Settings()
+    main = read(MAIN)
+    for param, value in {
+        "maxBytes": code.max_bytes,
+        "maxRequestBytes": code.max_request_bytes,
+        "maxFiles": code.max_files,
+        "maxPixels": code.max_pixels,
+        "maxDecodeBytes": code.max_decode_bytes,
+    }.items():
+        assert param_default(main, param) == str(value), param
 
 
 def test_event_grid_endpoint_names_the_blob_trigger():

@@ -208,6 +208,13 @@ def amplification_inputs() -> tuple[Case, ...]:
         ),
         Case("heic_3500", "photo.heic", heic(gradient(3500, 3500), quality=50), *VERDICT, "12 MP HEIC"),
         Case(
+            "heic_5712x4284",
+            "iphone.heic",
+            heic(gradient(5712, 4284), quality=50),
+            *VERDICT,
+            "24 MP HEIC, the size iPhone 15 and 16 save by default: fits the default decode limit",
+        ),
+        Case(
             "heic_header_7000",
             "canvas.heic",
             avif_with_size(heic(photo_like(64, 48)), 7000, 7000),
@@ -215,11 +222,11 @@ def amplification_inputs() -> tuple[Case, ...]:
             "HEIC header claiming 7000x7000 over 64x48 of data: 467 MiB at 2.5 copies",
         ),
         Case(
-            "heic_cropped_16_of_5000",
+            "heic_cropped_16_of_6000",
             "cropped.heic",
-            heic_cropped_to(heic(Image.new("RGB", (5000, 5000), "grey"), quality=10), 16, 16),
+            heic_cropped_to(heic(Image.new("RGB", (6000, 6000), "grey"), quality=10), 16, 16),
             *DECODE_TOO_LARGE,
-            "a 16x16 clean aperture (`clap`) over a 5000x5000 coded image, 8 kB: the coded size is what decodes",
+            "a 16x16 clean aperture (`clap`) over a 6000x6000 coded image, 8 kB: the coded size is what decodes",
         ),
         # Blank large PNGs: kilobytes that decode to the pixel limit.
         Case(
