@@ -100,7 +100,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=REPO_ROOT / "function_app" / "model")
     args = parser.parse_args()
     detector = Detector.from_dir(args.model)
-    report = {"model": detector.version, **study(args.photos, detector, detector.image_size)}
+    report = {"model_version": detector.version, **study(args.photos, detector, detector.image_size)}
     RESULTS_PATH.write_text(json.dumps(report, indent=2) + "\n")
     count = report["photos"]
     rows = [
