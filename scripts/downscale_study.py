@@ -69,29 +69,37 @@ def model_input(data: bytes, size: int, final_filter: R, gap: int, draft: int) -
 
 def study(photo_dir: Path, detector: Detector, size: int) -> dict:
     photos = sorted(p for p in photo_dir.iterdir() if p.suffix.lower() in preprocess.IMAGE_SUFFIXES)
-    source = {entry["name"]: entry["package"] for entry in json.loads(CURATED_LIST.read_text())["photos"]}
+    files = [path.read_bytes() for path in photos]
     threshold = detector.threshold
-    variants, by_source = {}, {}
-    for name, choices in VARIANTS.items():
-        batch = np.stack([model_input(path.read_bytes(), size, *choices) for path in photos])
-        probability = detector.predict(batch).reshape(-1)
-        variants[name] = {
+    probabilities = {
+        name: detector.predict(np.stack([model_input(data, size, *choices) for data in files])).reshape(-1)
+        for name, choices in VARIANTS.items()
+    }
+    variants = {
+        name: {
             "called_fake": int(np.sum(probability >= threshold)),
             "median_p_fake": round(float(np.median(probability)), 4),
         }
-        if name == SHIPPED:
-            grouped = defaultdict(list)
-            for path, p in zip(photos, probability, strict=True):
-                grouped[source.get(path.name, "?")].append(float(p))
-            by_source = {
-                package: {
-                    "photos": len(ps),
-                    "called_fake": sum(p >= threshold for p in ps),
-                    "median_p_fake": round(statistics.median(ps), 3),
-                }
-                for package, ps in sorted(grouped.items(), key=lambda item: -statistics.median(item[1]))
-            }
+        for name, probability in probabilities.items()
+    }
+    by_source = _by_source([path.name for path in photos], probabilities[SHIPPED], threshold)
     return {"photos": len(photos), "threshold": threshold, "variants": variants, "shipped_by_source": by_source}
+
+
+def _by_source(names: list[str], probability: np.ndarray, threshold: float) -> dict:
+    """The shipped path's scores grouped by the package each photo came from, most fake-looking first."""
+    source = {entry["name"]: entry["package"] for entry in json.loads(CURATED_LIST.read_text())["photos"]}
+    grouped = defaultdict(list)
+    for name, p in zip(names, probability, strict=True):
+        grouped[source.get(name, "?")].append(float(p))
+    return {
+        package: {
+            "photos": len(ps),
+            "called_fake": sum(p >= threshold for p in ps),
+            "median_p_fake": round(statistics.median(ps), 3),
+        }
+        for package, ps in sorted(grouped.items(), key=lambda item: -statistics.median(item[1]))
+    }
 
 
 def main() -> None:
