@@ -40,6 +40,14 @@ class Evidence(BaseModel):
     signer: str | None = None
     claim_generator: str | None = None
     actions: list[Action] | None = None
+    source_type: str | None = Field(
+        default=None,
+        description="c2pa only: the IPTC digital source type that made ai_generated true; else null.",
+    )
+    ingredient: Literal["parentOf", "componentOf"] | None = Field(
+        default=None,
+        description="c2pa only: the relationship of the ingredient whose manifest said AI; null: the image's own did.",
+    )
     source: str | None = Field(default=None, description="metadata only: where, e.g. png:parameters.")
 
 

@@ -18,6 +18,8 @@ from imageauth.decode_limits import DEFAULT_MAX_DECODE_BYTES
 from imageauth.preprocess import DEFAULT_MAX_PIXELS
 
 MEBIBYTE = 1024 * 1024
+# The folder that is the deployed package's root (function_app/ here, wwwroot in Azure).
+APP_ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -133,4 +135,16 @@ def _optional_probability(name: str) -> float | None:
 
 
 def _optional_file(name: str) -> Path | None:
-    return _from_env(name, Path, lambda path: path.is_file(), "name a readable file")
+    return _from_env(name, _app_path, lambda path: path.is_file(), "name a readable file")
+
+
+def _app_path(raw: str) -> Path:
+    """A relative path that is no file from the working directory is taken inside the app's package.
+
+    Why: the Functions host's working directory is not documented, but a file
+    shipped in the package (e.g. `trust/anchors.pem`) is always beside `imageauth/`.
+    """
+    path = Path(raw)
+    if path.is_absolute() or path.is_file():
+        return path
+    return APP_ROOT / path

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from imageauth.provenance import FileFacts
@@ -120,3 +122,21 @@ def test_settings_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("IMAGEAUTH_C2PA_TRUST_ANCHORS", str(tmp_path / "missing.pem"))
     with pytest.raises(ValueError, match="IMAGEAUTH_C2PA_TRUST_ANCHORS"):
         Settings.from_env()
+
+
+def test_a_relative_trust_list_is_found_in_the_app_package(monkeypatch, tmp_path):
+    """Deployed, the working directory is the host's: `trust/anchors.pem` must mean the package's file."""
+    from imageauth import settings as settings_module
+
+    app_root, elsewhere = tmp_path / "app", tmp_path / "elsewhere"
+    (app_root / "trust").mkdir(parents=True)
+    elsewhere.mkdir()
+    (app_root / "trust" / "anchors.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    monkeypatch.setattr(settings_module, "APP_ROOT", app_root)
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.setenv("IMAGEAUTH_C2PA_TRUST_ANCHORS", "trust/anchors.pem")
+    assert Settings.from_env().c2pa_trust_anchors == app_root / "trust" / "anchors.pem"
+    # A file of that name in the working directory still comes first (a local run from the repository).
+    (elsewhere / "trust").mkdir()
+    (elsewhere / "trust" / "anchors.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    assert Settings.from_env().c2pa_trust_anchors == Path("trust/anchors.pem")
