@@ -9,16 +9,29 @@ What each generator writes, with the source that shows it:
   `modules/images.py` `save_image_with_geninfo` puts the generation settings
   ("<prompt>\\nNegative prompt: ...\\nSteps: 20, Sampler: ..., Seed: ...,
   Version: ...") in the PNG text chunk `parameters`, for JPEG and WebP in
-  EXIF UserComment (piexif `UserComment.dump(..., encoding="unicode")`), and
-  for GIF in the comment extension (`image.save(..., comment=geninfo)`, 1.7
-  and later). Forge's version string starts with "f" ("Version:
-  f2.0.1v1.10.1"); SD.Next adds "App: SD.Next".
+  EXIF UserComment (piexif `UserComment.dump(..., encoding="unicode")`:
+  UTF-16 big-endian, in a big-endian EXIF), and for GIF in the comment
+  extension (`image.save(..., comment=geninfo)`, 1.7 and later). Its own
+  parser (`modules/infotext_utils.py` `parse_generation_parameters`) wants
+  the settings as `key: value` pairs on the last line, which
+  `create_infotext` starts with "Steps: <int>, ". Forge's version string
+  starts with "f" ("Version: f2.0.1v1.10.1"); SD.Next adds "App: SD.Next".
 - ComfyUI: `nodes.py` `SaveImage.save_images` writes the text chunks `prompt`
   (the API graph: nodes with a "class_type") and `workflow` (the editor graph,
-  with a "nodes" list). `comfy_extras/nodes_images.py` `SaveAnimatedWEBP`
-  writes the same two graphs into EXIF instead: Model (0x0110) =
-  "prompt:{...}", Make (0x010F) = "workflow:{...}" (a further key would go to
-  ImageDescription, 0x010E).
+  with a "nodes" list, each with a "type"). `comfy_extras/nodes_images.py`
+  `SaveAnimatedWEBP` writes the same two graphs into EXIF instead: Model
+  (0x0110) = "prompt:{...}", Make (0x010F) = "workflow:{...}" (a further key
+  would go to ImageDescription, 0x010E); `SaveAnimatedPNG` into private
+  `comf` chunks after the image data ("prompt\\0{...}", "workflow\\0{...}").
+  ComfyUI saves every graph so, generative or not (a photograph only resized
+  or upscaled in it too): a graph counts as generation only with a node that
+  samples, a class containing "Sampler" (`nodes.py` KSampler and
+  KSamplerAdvanced, `comfy_extras/nodes_custom_sampler.py` SamplerCustom and
+  SamplerCustomAdvanced, custom nodes' samplers such as Efficient Nodes'
+  TSC_KSampler or the Impact Pack's KSamplerBasicPipe), or with one of the
+  API nodes that generate remotely (`comfy_api_nodes/nodes_openai.py`,
+  `nodes_bfl.py`, `nodes_gemini.py`); any other graph says only that ComfyUI
+  processed the image (`ai_generated` null).
 - InvokeAI: `invokeai_metadata` (3.x and later, plus `invokeai_graph` and
   `invokeai_workflow`); 2.x wrote `sd-metadata` and `Dream`.
 - NovelAI: PNG text `Software` = "NovelAI", `Source` naming the model, and the
@@ -63,7 +76,8 @@ import re
 
 from PIL import Image
 
-from imageauth.xmp import xmp_text, xmp_values
+from imageauth.skipped_metadata import RAW_PROFILE_EXIF, raw_profile
+from imageauth.xmp import XMP_SCAN_BYTES, xmp_text, xmp_values
 
 # Long values (a ComfyUI workflow can be hundreds of kilobytes) are only looked at this far.
 SCAN_CHARS = 64 * 1024
@@ -73,6 +87,14 @@ EXIF_USER_COMMENT = 0x9286
 EXIF_SOFTWARE = 0x0131
 # IFD0 tags ComfyUI's SaveAnimatedWEBP fills with its graphs, by the name reported.
 EXIF_GRAPH_TAGS = {0x0110: "Model", 0x010F: "Make", 0x010E: "ImageDescription"}
+# What marks each of ComfyUI's graphs: the API graph's nodes have a "class_type", the editor's are a "nodes" list.
+COMFYUI_GRAPHS = {"prompt": '"class_type"', "workflow": '"nodes"'}
+# A node's class in either graph ("class_type", or "type" in the editor's), and the API nodes that
+# generate remotely (comfy_api_nodes/nodes_openai.py, nodes_bfl.py, nodes_gemini.py).
+COMFYUI_NODE = r'"(?:class_type|type)"\s*+:\s*+"([^"]{1,128}+)"'
+COMFYUI_API_GENERATORS = frozenset(
+    {"OpenAIDalle2", "OpenAIDalle3", "OpenAIGPTImage1", "FluxProImageNode", "FluxProUltraImageNode", "GeminiImageNode"}
+)
 # Names of generators in a Software (or XMP CreatorTool) field, lower-cased, with the name reported.
 # Editors (Photoshop, GIMP, Lightroom) are deliberately absent: editing is not generating.
 GENERATOR_SOFTWARE = (
@@ -95,6 +117,9 @@ EASY_DIFFUSION_CHUNKS = ("use_stable_diffusion_model", "Stable Diffusion model")
 # Patterns as text: `re` compiles (and caches) them at first use, not at import, which is cold start.
 MIDJOURNEY_JOB = r"Job ID:\s*[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}"
 MIDJOURNEY_PARAMETER = r"\s--(?:ar|aspect|v|version|niji|s|stylize|q|quality|c|chaos|style|seed)\b"
+# AUTOMATIC1111's settings line, as `create_infotext` writes it and `parse_generation_parameters` reads
+# it: "Steps: <int>, " first, then `key: value` pairs, the sampler, seed or CFG scale among them.
+A1111_SETTINGS = r"(?m)^Steps: \d{1,6}, (?:[^\n]*?, )?(?:Sampler|Seed|CFG scale): \S"
 # IPTC digital source types (https://cv.iptc.org/newscodes/digitalsourcetype/), by their last path
 # segment: the generated family, and the captured family (a phone's "computational capture" included).
 AI_SOURCE_TYPES = frozenset({"trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMedia", "algorithmicMedia"})
@@ -118,27 +143,34 @@ def metadata_evidence(image: Image.Image, xmp: str | None = None, late_info: dic
         generator = _parameters_generator(_text(info.get("comment")) or "")
         if generator:
             found.append(_entry("gif:comment", generator, "the GIF comment", "generation settings"))
-    exif = _exif(image, info)
-    if exif:
-        found.extend(_exif_entries(exif))
+    found.extend(_exif_evidence(image, info))
     xmp = xmp or xmp_text(info.get("xmp"))
     if xmp:
         found.extend(_xmp_entries(xmp))
     return found
 
 
+def _exif_evidence(image: Image.Image, info: dict) -> list[dict]:
+    try:
+        exif = _exif(image, info)
+        return _exif_entries(exif) if exif else []
+    except Exception:  # noqa: BLE001 - a broken EXIF block (not TIFF, say): no EXIF entries, the rest still count
+        return []
+
+
 def _exif(image: Image.Image, info: dict) -> Image.Exif | None:
+    """The image's EXIF; raises what Pillow raises for a broken block (SyntaxError: not TIFF)."""
     if image.format != "PNG":
         return image.getexif()
     # Pillow's PNG getexif() decodes every pixel to find an eXIf chunk after the image data: the
-    # chunk's bytes come from `info` instead, from before the pixels (Pillow's) or after them.
-    if not isinstance(info.get("exif"), bytes):
+    # chunk's bytes come from `info` instead, from before the pixels (Pillow's) or after them, or
+    # from ImageMagick's hex text (which Pillow's getexif() reads too).
+    raw = info.get("exif")
+    raw = raw if isinstance(raw, bytes) else raw_profile(info.get(RAW_PROFILE_EXIF), XMP_SCAN_BYTES)
+    if not raw:
         return None
     exif = Image.Exif()
-    try:
-        exif.load(info["exif"])
-    except SyntaxError:  # not a TIFF header: no EXIF entries, the text chunks still count
-        return None
+    exif.load(raw)
     return exif
 
 
@@ -148,12 +180,13 @@ def _png_text_entries(info: dict) -> list[dict]:
     generator = _parameters_generator(parameters) if parameters else None
     if generator:
         found.append(_entry("png:parameters", generator, "the PNG text chunk 'parameters'", "generation settings"))
-    prompt = _text(info.get("prompt"))
-    if prompt and '"class_type"' in prompt:
-        found.append(_entry("png:prompt", "ComfyUI", "the PNG text chunk 'prompt'", "a ComfyUI generation graph"))
-    workflow = _text(info.get("workflow"))
-    if workflow and '"nodes"' in workflow:
-        found.append(_entry("png:workflow", "ComfyUI", "the PNG text chunk 'workflow'", "a ComfyUI workflow"))
+    # SaveImage's text chunks, then SaveAnimatedPNG's private "comf" ones (read by `skipped_metadata`).
+    graphs = [(graph, graph, f"the PNG text chunk '{graph}'") for graph in COMFYUI_GRAPHS]
+    graphs += [(graph, f"comf:{graph}", f"the PNG chunk 'comf' ({graph})") for graph in COMFYUI_GRAPHS]
+    for graph, key, where in graphs:
+        entry = _comfyui_entry(f"png:{key}", where, graph, _text(info.get(key)))
+        if entry:
+            found.append(entry)
     chunk = next((name for name in INVOKEAI_CHUNKS if _text(info.get(name))), None)
     if chunk:
         source = "png:invokeai_metadata" if chunk.startswith("invokeai") else f"png:{chunk}"
@@ -176,16 +209,17 @@ def _exif_entries(exif: Image.Exif) -> list[dict]:
     found = []
     # The Exif sub-IFD, where the standard puts UserComment (AUTOMATIC1111, SwarmUI, Easy Diffusion),
     # then IFD0, where Fooocus puts it.
-    comment = _user_comment(exif.get_ifd(EXIF_IFD).get(EXIF_USER_COMMENT)) or _user_comment(exif.get(EXIF_USER_COMMENT))
-    generator = _parameters_generator(comment) if comment else None
+    raw = exif.get_ifd(EXIF_IFD).get(EXIF_USER_COMMENT)
+    readings = _user_comment(raw, exif.endian) or _user_comment(exif.get(EXIF_USER_COMMENT), exif.endian)
+    generator = next(filter(None, map(_parameters_generator, readings)), None)
     if generator:
         found.append(_entry("exif:UserComment", generator, "the EXIF UserComment", "generation settings"))
     for tag, name in EXIF_GRAPH_TAGS.items():
-        value = _text(exif.get(tag))
-        if value and value.startswith("prompt:") and '"class_type"' in value:
-            found.append(_entry(f"exif:{name}", "ComfyUI", f"the EXIF {name} tag", "a ComfyUI generation graph"))
-        elif value and value.startswith("workflow:") and '"nodes"' in value:
-            found.append(_entry(f"exif:{name}", "ComfyUI", f"the EXIF {name} tag", "a ComfyUI workflow"))
+        value = _text(exif.get(tag)) or ""
+        graph = next((graph for graph in COMFYUI_GRAPHS if value.startswith(f"{graph}:")), None)
+        entry = _comfyui_entry(f"exif:{name}", f"the EXIF {name} tag", graph, value) if graph else None
+        if entry:
+            found.append(entry)
     generator = _software_generator(exif.get(EXIF_SOFTWARE))
     if generator:
         found.append(_entry("exif:Software", generator, "the EXIF Software tag", "the generator's name"))
@@ -199,6 +233,28 @@ def _entry(source: str, generator: str, where: str, what: str) -> dict:
         "ai_generated": True,
         "generator": generator,
         "detail": f"{what[0].upper() + what[1:]} of {generator} in {where}; {UNSIGNED}.",
+    }
+
+
+def _comfyui_entry(source: str, where: str, graph: str, text: str | None) -> dict | None:
+    """The entry for a ComfyUI graph (`graph`: "prompt" or "workflow") in `text`, None if it holds none.
+
+    Generation only when a node samples or is an API generator: ComfyUI saves the graph of every
+    image it writes, a photograph it only resized, cropped or upscaled as well.
+    """
+    if not text or COMFYUI_GRAPHS[graph] not in text:
+        return None
+    name = "graph" if graph == "prompt" else "workflow"
+    classes = (match.group(1) for match in re.finditer(COMFYUI_NODE, text[:SCAN_CHARS]))
+    if any("Sampler" in node or node in COMFYUI_API_GENERATORS for node in classes):
+        return _entry(source, "ComfyUI", where, f"a generation {name}")
+    return {
+        "kind": "metadata",
+        "source": source,
+        "ai_generated": None,
+        "generator": None,
+        "detail": f"A ComfyUI {name} without a sampler or generation node in {where}: the image was processed "
+        f"with ComfyUI, which says nothing of how it was made; {UNSIGNED}.",
     }
 
 
@@ -219,7 +275,7 @@ def _parameters_generator(text: str) -> str | None:
         if "fooocus" in text.lower():
             return "Fooocus"
         return None
-    if "Steps: " not in text or not ("Sampler: " in text or "Seed: " in text):
+    if not re.search(A1111_SETTINGS, text):
         return None
     if "App: SD.Next" in text:
         return "SD.Next"
@@ -238,19 +294,27 @@ def _software_generator(value: object) -> str | None:
     return next((name for key, name in GENERATOR_SOFTWARE if key in lowered), None)
 
 
-def _user_comment(raw: object) -> str | None:
-    """EXIF UserComment: an 8-byte character code (ASCII, UNICODE, JIS or none), then the text."""
+def _user_comment(raw: object, endian: str | None) -> list[str]:
+    """EXIF UserComment: an 8-byte character code (ASCII, UNICODE, JIS or none), then the text.
+
+    The text's readings, most likely first; none when it is empty. UNICODE is UTF-16 in the byte
+    order of a byte-order mark, else in the EXIF's own (`endian`: "<" for an "II" header, ">" for
+    "MM"), as piexif (AUTOMATIC1111: a big-endian EXIF) and ExifTool write it; then, for writers
+    that ignore it, in the other order. (The bytes alone cannot tell: a prompt starting with
+    一, U+4E00, reads as "N" in the wrong order.)
+    """
     if isinstance(raw, str):
-        return raw[:SCAN_CHARS]
+        return [raw[:SCAN_CHARS]] if raw.strip("\x00") else []
     if not isinstance(raw, bytes) or len(raw) <= 8:
-        return None
+        return []
     code, body = raw[:8], raw[8 : 8 + 2 * SCAN_CHARS]
-    if code.startswith(b"UNICODE"):
-        # piexif writes UTF-16 big-endian; some writers use little-endian, which puts the zero byte
-        # of an ASCII character second.
-        little_endian = len(body) > 1 and body[0] != 0 and body[1] == 0
-        return body.decode("utf-16-le" if little_endian else "utf-16-be", "replace")
-    return body.decode("utf-8", "replace").strip("\x00")
+    if not code.startswith(b"UNICODE"):
+        text = body.decode("utf-8", "replace").strip("\x00")
+        return [text] if text else []
+    if body.startswith((b"\xfe\xff", b"\xff\xfe")):
+        return [body[2:].decode("utf-16-be" if body[0] == 0xFE else "utf-16-le", "replace")]
+    orders = ("utf-16-le", "utf-16-be") if endian == "<" else ("utf-16-be", "utf-16-le")
+    return [body.decode(codec, "replace") for codec in orders]
 
 
 def source_type_says(value: str, made_by: str = "") -> str:

@@ -39,7 +39,7 @@ from imageauth.manifest_markers import manifest_size
 from imageauth.manifest_store import MAX_NAME_CHARS, c2pa_entry, describe_store, unreadable
 from imageauth.pixels import COLOUR_KEY_MODES
 from imageauth.preprocess import ALLOWED_FORMATS, ImageError
-from imageauth.skipped_metadata import gif_xmp, png_info_after_pixels, webp_chunk
+from imageauth.skipped_metadata import RAW_PROFILE_XMP, gif_xmp, png_info_after_pixels, raw_profile, webp_chunk
 from imageauth.xmp import XMP_SCAN_BYTES, xmp_text, xmp_values
 
 logger = logging.getLogger("imageauth.provenance")
@@ -96,7 +96,8 @@ def examine(data: bytes, trust_anchors: Path | None = None) -> FileFacts:
             heif_images = image.n_frames if several and image.format == heif.FORMAT else 1
             animated = several and heif_images == 1
             late_info = png_info_after_pixels(data, XMP_SCAN_BYTES) if image.format == "PNG" else {}
-            xmp = xmp_text(image.info.get("xmp")) or xmp_text(late_info.get("xmp")) or _skipped_xmp(image, data)
+            xmp = xmp_text(image.info.get("xmp")) or xmp_text(late_info.get("xmp"))
+            xmp = xmp or _skipped_xmp(image, data, late_info)
             remote = remote_manifest(xmp) if manifest_bytes is None and xmp else None
             if remote is not None:
                 evidence.append(remote)
@@ -107,8 +108,11 @@ def examine(data: bytes, trust_anchors: Path | None = None) -> FileFacts:
     return FileFacts(evidence=evidence, has_alpha=has_alpha, animated=animated, heif_images=heif_images)
 
 
-def _skipped_xmp(image: Image.Image, data: bytes) -> str | None:
-    """XMP where Pillow does not look: a GIF's XMP extension, a simple WebP's "XMP " chunk."""
+def _skipped_xmp(image: Image.Image, data: bytes, late_info: dict) -> str | None:
+    """XMP where Pillow does not look: a GIF's XMP extension, a simple WebP's "XMP " chunk, ImageMagick's PNG text."""
+    if image.format == "PNG":  # "Raw profile type xmp", before the pixels (Pillow's) or after them
+        text = image.info.get(RAW_PROFILE_XMP) or late_info.get(RAW_PROFILE_XMP)
+        return xmp_text(raw_profile(text, XMP_SCAN_BYTES))
     if image.format == "GIF":
         return xmp_text(gif_xmp(data, XMP_SCAN_BYTES))
     if image.format == "WEBP" and data[12:16] != b"VP8X":

@@ -11,7 +11,15 @@ here from the bytes, each walk bounded:
 - PNG text chunks (tEXt, zTXt, iTXt) and an eXIf chunk after the image data:
   the PNG specification allows text anywhere between IHDR and IEND, libpng
   writes an eXIf set after the pixels there, and Pillow reads those only once
-  it has decoded the pixels.
+  it has decoded the pixels; and ComfyUI's private `comf` chunks there
+  (`comfy_extras/nodes_images.py` `SaveAnimatedPNG`: "prompt\0{...}",
+  "workflow\0{...}", each `PngInfo.add(b"comf", ..., after_idat=True)`),
+  which Pillow does not read at all.
+
+It also decodes ImageMagick's "Raw profile type xmp" / "Raw profile type exif"
+PNG text (its `png.c`: a profile Pillow has no chunk for, written as
+"\n<name>\n<length>\n" and the bytes in hex, 72 digits a line, usually in a
+zTXt), which is how ImageMagick 6 carries a JPEG's XMP into a PNG.
 """
 
 from __future__ import annotations
@@ -30,6 +38,9 @@ PNG_TEXT_CHUNKS = (b"tEXt", b"zTXt", b"iTXt")
 MAX_LATE_TEXT_CHUNKS = 64
 HEADER_SLACK = 4096
 EXIF_HEADER = b"Exif\x00\x00"
+COMFYUI_CHUNK = b"comf"
+RAW_PROFILE_XMP = "Raw profile type xmp"
+RAW_PROFILE_EXIF = "Raw profile type exif"
 
 
 def webp_chunk(data: bytes, kind: bytes, limit: int) -> bytes | None:
@@ -63,7 +74,8 @@ def png_info_after_pixels(data: bytes, limit: int) -> dict[str, str | bytes]:
     So one reader serves metadata from either side of the pixels: a keyword maps to its first
     value (`limit` bytes of it), an iTXt `XML:com.adobe.xmp` is returned under "xmp", and the
     first eXIf chunk's first `limit` bytes under "exif" (with the "Exif\\0\\0" header Pillow puts
-    before it). A chunk that does not parse or decompress is skipped: this is evidence, not
+    before it). A `comf` chunk's keyword is returned as "comf:<keyword>", its text counted and
+    cut like a tEXt's. A chunk that does not parse or decompress is skipped: this is evidence, not
     validation.
     """
     found: dict[str, str | bytes] = {}
@@ -74,14 +86,16 @@ def png_info_after_pixels(data: bytes, limit: int) -> dict[str, str | bytes]:
             continue
         if chunk == b"eXIf":
             found.setdefault("exif", EXIF_HEADER + data[offset : offset + min(length, limit)])
-        elif chunk in PNG_TEXT_CHUNKS:
+        elif chunk in PNG_TEXT_CHUNKS or chunk == COMFYUI_CHUNK:
             texts += 1
             # Keyword, flags and tags take at most a few hundred bytes; `limit` of text needs about
             # `limit` bytes of zlib input at worst (stored blocks), so no more is copied.
             body = data[offset : offset + min(length, limit + HEADER_SLACK)]
-            parsed = _text_chunk(chunk, body, limit)
+            parsed = _text_chunk(b"tEXt" if chunk == COMFYUI_CHUNK else chunk, body, limit)
             if parsed is not None:
                 keyword, value = parsed
+                if chunk == COMFYUI_CHUNK:
+                    keyword = f"comf:{keyword}"
                 found.setdefault("xmp" if keyword == "XML:com.adobe.xmp" else keyword, value)
             if texts >= MAX_LATE_TEXT_CHUNKS:
                 break
@@ -112,3 +126,22 @@ def _text_chunk(chunk: bytes, body: bytes, limit: int) -> tuple[str, str] | None
 def _inflate(compressed: bytes, limit: int) -> bytes:
     """At most `limit` bytes of a zlib stream: `max_length` stops a bomb after that much output."""
     return zlib.decompressobj().decompress(compressed, limit)
+
+
+def raw_profile(text: object, limit: int) -> bytes | None:
+    """The first `limit` bytes of an ImageMagick "Raw profile type ..." text, or None if it is not one.
+
+    "\\n<name>\\n<length>\\n" then hex digits, line-broken; at most `limit` bytes are decoded, from
+    at most 3 x `limit` characters of text (two digits a byte, and the line breaks).
+    """
+    if not isinstance(text, str):
+        return None
+    name, length, digits = [*text[: 3 * limit].lstrip("\n").split("\n", 2), "", ""][:3]
+    length = length.strip()
+    if not name.strip() or not (length.isascii() and length.isdigit() and len(length) <= 12):
+        return None
+    digits = "".join(digits.split())[: 2 * min(limit, int(length))]
+    try:
+        return bytes.fromhex(digits[: len(digits) // 2 * 2]) or None
+    except ValueError:  # not hex
+        return None

@@ -24,14 +24,18 @@ def xmp_property(name: str) -> re.Pattern[str]:
 
     `prefix:Name="v"` (an attribute of rdf:Description), `<prefix:Name>v</prefix:Name>` (element text,
     whitespace around the value allowed), and `<prefix:Name rdf:resource="v"/>` (a URI value).
-    Matched at each occurrence of ":Name" (see `xmp_values`), with every repetition bounded.
+    Matched at each occurrence of ":Name" (see `xmp_values`), with every repetition bounded, and
+    those around the value possessive: they give nothing back, so a failed match costs one pass
+    over a few kilobytes, not one per way of splitting a run of spaces between them (a quote and a
+    long run of spaces once cost 256 x 1024 x 256 steps). The value's group takes the whitespace
+    after the value too (1024 characters and 256 of whitespace): `xmp_values` strips it.
     """
-    space, value = r"\s{0,256}", r"{0,1024}?"
-    quoted = rf"\"{space}([^\"<]{value}){space}\"|'{space}([^'<]{value}){space}'"
+    space, value = r"\s{0,256}+", r"{0,1280}+"
+    quoted = rf"\"{space}([^\"<]{value})\"|'{space}([^'<]{value})'"
     return re.compile(
         rf":{name}(?:{space}={space}(?:{quoted})"  # attribute
-        rf"|\s[^<>]{{0,512}}?\b(?:\w+:)?resource{space}={space}(?:{quoted})"  # rdf:resource
-        rf"|{space}>{space}([^<]{value}){space}<)"  # element text
+        rf"|\s[^<>]{{0,512}}?\b(?:\w{{1,64}}+:)?resource{space}={space}(?:{quoted})"  # rdf:resource
+        rf"|{space}>{space}([^<]{value})<)"  # element text
     )
 
 
