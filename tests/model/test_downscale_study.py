@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 
 import numpy as np
 import pytest
 from PIL import Image
+from script_loader import load_script
 
 from imageauth import pixels, preprocess
 from imageauth.preprocess import load_image
@@ -16,11 +16,8 @@ pytestmark = pytest.mark.model
 
 
 @pytest.fixture(scope="module")
-def study(repo_root):
-    spec = importlib.util.spec_from_file_location("downscale_study", repo_root / "scripts/downscale_study.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def study():
+    return load_script("scripts/downscale_study.py")
 
 
 def photo(width: int, height: int, fmt: str, orientation: int = 1) -> bytes:

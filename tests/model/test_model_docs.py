@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
+from script_loader import load_script
 
 pytestmark = pytest.mark.model
 
 
-def load_report(repo_root):
-    spec = importlib.util.spec_from_file_location("model_report", repo_root / "scripts/model_report.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def load_report():
+    return load_script("scripts/model_report.py")
 
 
 def test_documents_match_the_model_card(repo_root):
-    report = load_report(repo_root)
+    report = load_report()
     card = json.loads((repo_root / "function_app/model/model.json").read_text())
     block = report.render(card)
     assert f"{card['metrics']['accuracy'] * 100:.2f} %" in block
@@ -28,7 +25,7 @@ def test_documents_match_the_model_card(repo_root):
 
 
 def test_a_changed_card_is_detected(repo_root):
-    report = load_report(repo_root)
+    report = load_report()
     card = json.loads((repo_root / "function_app/model/model.json").read_text())
     card["variants"][card["variant"]]["accuracy"] = 0.1234
     text = report.DOCUMENTS[0].read_text()

@@ -8,21 +8,18 @@ split alone, the lowest SHA-256 per class to test/, names kept) is followed exac
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import io
 import zipfile
 
 import numpy as np
 import pytest
 from PIL import Image
+from script_loader import load_script
 
 
 @pytest.fixture(scope="module")
-def make_dev(repo_root):
-    spec = importlib.util.spec_from_file_location("make_cifake_dev", repo_root / "scripts/make_cifake_dev.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def make_dev():
+    return load_script("scripts/make_cifake_dev.py")
 
 
 def jpeg(seed: int) -> bytes:
