@@ -16,6 +16,8 @@ docs/reliability.md ("Budgets").
   of them (chunk, marker, extension-block or strip floods), and
   `check_structure` caps JPEG scans (each one is a pass over every block of
   the image), tiles and frames. These answer 422 `image_too_complex`.
+- TIFF tag arrays, which Pillow expands as it opens a file, are checked
+  before it does, in `imageauth.tiff_tags`.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ MAX_JPEG_SCAN_BLOCKS = 120_000_000
 # a 20 MB TIFF in libtiff's default 8 KiB strips has about 2600.
 MAX_TILES = 10_000
 MAX_FRAMES = 10_000
+# Formats whose `n_frames` Pillow reads from the header as it opens the file (WebP: libwebp's demuxer).
+FRAMES_AT_OPEN = ("WEBP", "MPO", "AVIF", "HEIF")
 # Bytes per pixel of Pillow's own storage; every other mode takes 4.
 PILLOW_BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
 # libwebp's animation decoder keeps two RGBA canvases, and Pillow copies one;
@@ -99,8 +103,9 @@ def check_structure(image: Image.Image, data: bytes) -> None:
     """Raise `TooComplex` when the file asks for more passes, tiles or frames than allowed."""
     if len(getattr(image, "tile", ()) or ()) > MAX_TILES:
         raise TooComplex(f"the file has {len(image.tile)} strips or tiles, more than {MAX_TILES}")
-    # Known at open for WebP, MPO, AVIF and HEIF (its top-level images), counted lazily elsewhere.
-    frames = image.n_frames if image.format in ("AVIF", "HEIF") else getattr(image, "_n_frames", None)
+    # Known at open for WebP, MPO, AVIF and HEIF (its top-level images); elsewhere `n_frames` seeks
+    # through the whole file (GIF, TIFF), so only a count Pillow already has is read.
+    frames = image.n_frames if image.format in FRAMES_AT_OPEN else getattr(image, "_n_frames", None)
     if isinstance(frames, int) and frames > MAX_FRAMES:
         raise TooComplex(f"the file has {frames} frames, more than {MAX_FRAMES}")
     if isinstance(image, JpegImagePlugin.JpegImageFile):

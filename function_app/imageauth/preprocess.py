@@ -48,7 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import AvifImagePlugin, Image, JpegImagePlugin, PngImagePlugin
 
-from imageauth import decode_limits, heif, heif_process
+from imageauth import decode_limits, heif, heif_process, tiff_tags
 from imageauth.coded_error import CodedError
 from imageauth.decode_limits import DEFAULT_MAX_DECODE_BYTES, CappedReader, TooComplex
 from imageauth.pixels import TRANSPOSE_FOR_ORIENTATION, exif_orientation, reduce_center_square
@@ -245,6 +245,7 @@ def _as_image_error(error: Exception) -> ImageError:
 
 
 def _open(data: bytes, max_pixels: int) -> Image.Image:
+    tiff_tags.check_tiff_tags(data)  # Pillow expands a TIFF's tag arrays as it opens the file
     try:
         image = Image.open(CappedReader(data), formats=heif.pillow_formats(data, ALLOWED_FORMATS))
     except TooComplex:
