@@ -215,6 +215,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(get_detector, app.state.settings)
     except Exception:
         logger.exception("the model failed to load at startup")
+    else:
+        # The unsure band needs the model's threshold and card: settings that make it inconsistent
+        # stop startup with their names, as every other malformed setting does, not 500 each request.
+        get_policy(app.state.settings)
     yield
 
 
@@ -228,6 +232,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/api/docs",
         redoc_url=None,
         lifespan=_lifespan,
+        # No 307 from `/api/predict/` to `/api/predict`: Starlette builds that Location from the
+        # client's Host header, and a path with no route answers the documented 404 `not_found`.
+        redirect_slashes=False,
     )
     app.state.settings = settings or default_settings()
     app.add_middleware(BodyLimitMiddleware, max_bytes=app.state.settings.max_request_bytes)

@@ -3,7 +3,8 @@
 A header walk, not a parse, kept apart from `provenance` because it runs on
 every upload: only a file with a marker pays for importing c2pa-python's
 native library (see `provenance.read_credentials`), and an announced size
-over the limit is refused before c2pa-rs reads anything.
+over the limit is refused before c2pa-rs reads anything. So is a container
+with more parts than c2pa-rs can walk in reasonable time (`crowded_container`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,36 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 
-from imageauth.container_chunks import PNG_SIGNATURE, png_chunks, riff_chunks
+from imageauth.container_chunks import (
+    GIF_SIGNATURES,
+    PNG_SIGNATURE,
+    TIFF_SIGNATURES,
+    bmff_boxes,
+    gif_blocks,
+    png_chunks,
+    riff_chunks,
+    tiff_directories,
+)
+
+# What c2pa-rs may walk of a container before it reads the manifest, at most. It maps the whole
+# container first, in small reads that each call back into Python for the upload's bytes (3 to
+# 15 us a box, block or directory entry), and its BMFF box tree costs time quadratic in the boxes
+# under one parent: 20 000 empty boxes took 2 s of CPU, 80 000 (a 625 KB AVIF) 35 s. None of it is
+# bounded by the decoder's limits, which these files pass. Measured with c2pa-python 0.38; the caps
+# cost c2pa-rs at most about 0.1 s (boxes) and 1 s (blocks, entries):
+# - BMFF boxes, counted where c2pa-rs looks (`container_chunks.BMFF_CONTAINERS`): a still HEIC or
+#   AVIF has under 30 (ftyp, meta and its children, mdat, perhaps a uuid or free box), an animated
+#   AVIF about 25 a track.
+# - GIF blocks and sub-blocks: encoders fill sub-blocks to 255 bytes, so a 20 MiB GIF has about
+#   82 000, and a frame adds a handful.
+# - TIFF directory entries, over every page and the SubIFDs, Exif and GPS IFDs they point to (read
+#   again for each pointer to them): a page has tens, its Exif IFD about 50.
+# JPEG segments and PNG chunks before the pixels are bounded by the decoder's parser-step cap
+# (`decode_limits.MAX_PARSER_READS`), and c2pa-rs reads WebP chunks, and whatever follows a PNG's
+# IEND or a JPEG's EOI, in bulk: 500 000 of them cost it under 0.05 s, so those are not counted.
+MAX_BMFF_BOXES = 4096
+MAX_GIF_BLOCKS = 2**18
+MAX_TIFF_ENTRIES = 2**16
 
 
 def manifest_size(data: bytes) -> int | None:
@@ -28,6 +58,26 @@ def manifest_size(data: bytes) -> int | None:
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return _announced_bytes(riff_chunks(data), b"C2PA")
     return _jumbf_store_bytes(data)
+
+
+def crowded_container(data: bytes) -> str | None:
+    """Why c2pa-rs must not walk this file's container (more parts than any real image has), or None.
+
+    The reason completes "could not be read (...)" in the evidence entry; the limits are above.
+    """
+    if data[4:8] == b"ftyp":
+        if sum(1 for _ in bmff_boxes(data, MAX_BMFF_BOXES + 1)) > MAX_BMFF_BOXES:
+            return f"its container holds more than {MAX_BMFF_BOXES} boxes, too many to read"
+    elif data.startswith(GIF_SIGNATURES):
+        if sum(1 for _ in gif_blocks(data, MAX_GIF_BLOCKS + 1)) > MAX_GIF_BLOCKS:
+            return f"the GIF holds more than {MAX_GIF_BLOCKS} blocks, too many to read"
+    elif data.startswith(TIFF_SIGNATURES):
+        entries = 0
+        for _, count in tiff_directories(data, MAX_TIFF_ENTRIES + 1):
+            entries += 1 + count  # a directory's own count and pointer cost c2pa-rs reads too
+            if entries > MAX_TIFF_ENTRIES:
+                return f"the TIFF's directories hold more than {MAX_TIFF_ENTRIES} entries, too many to read"
+    return None
 
 
 # The C2PA manifest store's JUMBF description box: type "jumd", then the store's UUID, which starts

@@ -35,7 +35,7 @@ from PIL import Image
 from imageauth import heif, heif_process
 from imageauth.decode_limits import CappedReader
 from imageauth.generators import metadata_evidence
-from imageauth.manifest_markers import manifest_size
+from imageauth.manifest_markers import crowded_container, manifest_size
 from imageauth.manifest_store import MAX_NAME_CHARS, c2pa_entry, describe_store, unreadable
 from imageauth.pixels import COLOUR_KEY_MODES
 from imageauth.preprocess import ALLOWED_FORMATS, ImageError
@@ -125,6 +125,9 @@ def read_credentials(data: bytes, manifest_bytes: int, trust_anchors: Path | Non
     """The C2PA entry for a file with a manifest marker; None if c2pa-rs finds no manifest after all."""
     if manifest_bytes > MAX_MANIFEST_BYTES:
         return unreadable(f"its manifest store is {manifest_bytes} bytes, more than the {MAX_MANIFEST_BYTES} read")
+    crowded = crowded_container(data)  # c2pa-rs walks the whole container first, unbounded
+    if crowded is not None:
+        return unreadable(crowded)
     try:
         import c2pa  # lazily: the native library loads only for files that carry a manifest
     except ImportError:

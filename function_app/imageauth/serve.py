@@ -7,9 +7,11 @@ uvicorn on http://127.0.0.1:7071, the port `func start` uses. The page in
 API share one origin and need no CORS.
 
 Connections are bounded with uvicorn's own h11 protocol and settings: idle
-keep-alive connections close after `KEEP_ALIVE_S`, headers over
-`MAX_HEADER_BYTES` get a 400, and `TimedH11Protocol` adds the two timeouts
-uvicorn lacks: a connection must finish its request headers within
+keep-alive connections close after `KEEP_ALIVE_S`, a header block still
+incomplete after a read of the socket gets a 400 once it is over
+`MAX_HEADER_BYTES` (one that a single read completes is not counted, so a
+block holds at most that plus one read, 256 KiB), and `TimedH11Protocol` adds
+the two timeouts uvicorn lacks: a connection must finish its request headers within
 `HEADER_TIMEOUT_S`, and a body that stops arriving for `BODY_IDLE_TIMEOUT_S`
 is cut (the app sees a client disconnect, logged once at info level).
 """

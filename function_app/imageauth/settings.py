@@ -3,11 +3,15 @@
 Azure Functions passes app settings as environment variables, and so do the
 local server, the CLI and the tests; one reader keeps their defaults equal.
 The decision threshold (`IMAGEAUTH_THRESHOLD`) is read by `Detector` itself,
-because the export stage evaluates models through that class too.
+because the export stage evaluates models through that class too; it is checked
+here as well, so that a malformed one stops startup like every other setting.
+Whether the unsure band holds the model's threshold is known only once the model
+is loaded: `imageauth.api` checks it then, at startup (`verdict.policy_for`).
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +60,9 @@ class Settings:
     def from_env(cls) -> Settings:
         """Build settings from `IMAGEAUTH_*` variables; a malformed value fails loudly at startup."""
         defaults = cls()
-        model_dir = os.environ.get("IMAGEAUTH_MODEL_DIR")
+        model_dir = _from_env("IMAGEAUTH_MODEL_DIR", Path, lambda path: path.is_dir(), "name a folder")
+        # Read by `Detector` when the model loads (after startup checks); checked here by the same rule.
+        _from_env("IMAGEAUTH_THRESHOLD", float, lambda value: 0.0 < value < 1.0, "be a number between 0 and 1")
         max_bytes = _positive_int("IMAGEAUTH_MAX_BYTES", defaults.max_bytes)
         # A request must be able to carry one image of the largest allowed size.
         request_floor = max_bytes + MEBIBYTE
@@ -64,15 +70,21 @@ class Settings:
         if max_request_bytes < max_bytes:
             raise ValueError("IMAGEAUTH_MAX_REQUEST_BYTES must be at least IMAGEAUTH_MAX_BYTES")
         max_decode_bytes = _positive_int("IMAGEAUTH_MAX_DECODE_BYTES", defaults.max_decode_bytes)
+        unsure_low = _optional_probability("IMAGEAUTH_UNSURE_LOW")
+        unsure_high = _optional_probability("IMAGEAUTH_UNSURE_HIGH")
+        if unsure_low is not None and unsure_high is not None and unsure_low > unsure_high:
+            raise ValueError(
+                f"IMAGEAUTH_UNSURE_LOW must not be above IMAGEAUTH_UNSURE_HIGH, got {unsure_low} > {unsure_high}"
+            )
         return cls(
-            model_dir=Path(model_dir) if model_dir else None,
+            model_dir=model_dir,
             max_bytes=max_bytes,
             max_files=_positive_int("IMAGEAUTH_MAX_FILES", defaults.max_files),
             max_pixels=_positive_int("IMAGEAUTH_MAX_PIXELS", defaults.max_pixels),
             max_request_bytes=max_request_bytes,
             num_threads=_optional_positive_int("IMAGEAUTH_NUM_THREADS"),
-            unsure_low=_optional_probability("IMAGEAUTH_UNSURE_LOW"),
-            unsure_high=_optional_probability("IMAGEAUTH_UNSURE_HIGH"),
+            unsure_low=unsure_low,
+            unsure_high=unsure_high,
             c2pa_trust_anchors=_optional_file("IMAGEAUTH_C2PA_TRUST_ANCHORS"),
             max_decode_bytes=max_decode_bytes,
             # None when unset: `budget_bytes()` holds the default, for these and for directly built settings.
@@ -126,7 +138,8 @@ def _optional_positive_int(name: str) -> int | None:
 
 
 def _positive_float(name: str, default: float) -> float:
-    value = _from_env(name, float, lambda value: value > 0, "be a positive number of seconds")
+    # Finite: "inf" parses as a float, and /api/model could not report it in JSON.
+    value = _from_env(name, float, lambda value: math.isfinite(value) and value > 0, "be a positive number of seconds")
     return default if value is None else value
 
 

@@ -103,6 +103,15 @@ async def _multipart_files(request: Request, settings: Settings) -> list[UploadF
                 "too_many_files", f"A request may carry at most {settings.max_files} files.", 413
             ) from None
         raise RequestError("malformed_request", f"The multipart body is malformed: {error.message}", 400) from None
+    except (UnicodeError, LookupError):
+        # Starlette decodes part names and filenames with the request's `charset` and falls back
+        # to latin-1 only on UnicodeDecodeError and LookupError; "idna", "punycode" and
+        # "undefined" raise a plain UnicodeError.
+        raise RequestError(
+            "malformed_request",
+            "The multipart body is malformed: a part's name or filename cannot be decoded with its charset.",
+            400,
+        ) from None
     items = form.multi_items()
     files = [value for name, value in items if name == FILE_FIELD and isinstance(value, UploadFile)]
     if not files:
@@ -116,13 +125,24 @@ async def _multipart_files(request: Request, settings: Settings) -> list[UploadF
 
 
 class DelimiterCounter:
-    """Passes a body on in pieces, counting the multipart delimiters of each piece after it is parsed."""
+    """Passes a body on in pieces, counting the multipart delimiters of each piece after it is parsed.
+
+    It also refuses a body that ends before its closing delimiter (`--BOUNDARY--`): one cut short
+    by the client, or by a `Content-Length` shorter than what was sent. The parser itself says
+    nothing of it; the parts it had not finished are dropped, which would read as "no file". An
+    empty body was not cut: it is a form with nothing in it ("no file").
+    """
 
     def __init__(self, boundary: bytes | None, limit: int) -> None:
         self.delimiter = None if boundary is None else b"\r\n--" + boundary
         self.limit = limit
         self.seen = 0
+        self.closed = False  # whether the closing delimiter has gone by
+        self.empty = True  # no byte of the body yet
         self._tail = b""  # the previous piece's last bytes: a delimiter may straddle two pieces
+        # The same for the closing delimiter; the CRLF stands for the start of the body, where a
+        # delimiter needs none (a form with no parts is just the closing delimiter).
+        self._closing_tail = b"\r\n"
 
     async def pieces(self, stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         async for chunk in stream:
@@ -130,10 +150,23 @@ class DelimiterCounter:
                 piece = chunk[start : start + PARSE_PIECE_BYTES]
                 yield piece
                 self.count(piece)
+        if self.delimiter is not None and not self.closed and not self.empty:
+            raise RequestError(
+                "malformed_request",
+                "The multipart body is malformed: it ends before its closing delimiter (the boundary "
+                "followed by '--'); it was cut short, or its Content-Length is shorter than the body.",
+                400,
+            )
 
     def count(self, piece: bytes) -> None:
         if self.delimiter is None:
             return  # no boundary: the parser refuses the body itself
+        self.empty = False
+        if not self.closed:
+            closing = self.delimiter + b"--"
+            window = self._closing_tail + piece
+            self.closed = closing in window
+            self._closing_tail = window[-(len(closing) - 1) :]
         keep = len(self.delimiter) - 1
         self.seen += piece.count(self.delimiter) + (self._tail + piece[:keep]).count(self.delimiter)
         self._tail = (self._tail + piece)[-keep:] if len(piece) < keep else piece[-keep:]

@@ -50,8 +50,13 @@ def policy_for(card: dict, image_size: int, threshold: float, low: float | None,
     card_high = float(card_band["high"]) if card_band else threshold
     band_low = card_low if low is None else low
     band_high = card_high if high is None else high
-    if not 0.0 <= band_low <= band_high <= 1.0:
-        raise ValueError(f"the unsure band must satisfy 0 <= low <= high <= 1, got {band_low}..{band_high}")
+    # The band is around the threshold: outside it, the verdict must agree with the label.
+    if not 0.0 <= band_low <= threshold <= band_high <= 1.0:
+        raise ValueError(
+            f"the unsure band must satisfy 0 <= low <= threshold <= high <= 1, got {band_low}..{band_high} around "
+            f"the threshold {threshold} (IMAGEAUTH_UNSURE_LOW, IMAGEAUTH_UNSURE_HIGH and IMAGEAUTH_THRESHOLD "
+            "override the model card's)"
+        )
     if low is not None or high is not None:
         band_source = "settings"
     else:

@@ -149,6 +149,61 @@ def test_malformed_multipart(api_server, name):
     assert_error(response, 400, "malformed_request")
 
 
+@pytest.mark.parametrize(
+    "disposition",
+    ['form-data; name="file"; filename="xn--abc-"', 'form-data; name="xn--"; filename="a.jpg"'],
+    ids=["filename", "field-name"],
+)
+def test_names_the_multipart_charset_cannot_decode(api_server, disposition):
+    """The idna codec raises a plain UnicodeError (not a UnicodeDecodeError) for "xn--abc-" or "xn--"."""
+    body = f"--b0undary\r\nContent-Disposition: {disposition}\r\n\r\n".encode() + small_jpeg() + b"\r\n--b0undary--\r\n"
+    for charset in ("idna", "undefined"):
+        content_type = f"multipart/form-data; boundary=b0undary; charset={charset}"
+        assert_error(post_multipart(api_server, body, content_type), 400, "malformed_request")
+    # Names that idna does decode are fine.
+    body = multipart("b0undary", [("file", "a.jpg", small_jpeg())])
+    response = post_multipart(api_server, body, "multipart/form-data; boundary=b0undary; charset=idna")
+    assert response.status_code == 200, response.text
+    assert response.json()["results"][0]["filename"] == "a.jpg"
+
+
+def test_a_multipart_body_cut_before_its_closing_delimiter(api_server):
+    body = multipart("b0undary", [("file", "a.jpg", small_jpeg())])
+    closing = b"--b0undary--\r\n"
+    assert body.endswith(b"\r\n" + closing)
+    for cut in (body[: -len(closing)], body[: -len(closing) - 2], body[: len(body) // 2]):
+        assert_error(
+            post_multipart(api_server, cut, "multipart/form-data; boundary=b0undary"), 400, "malformed_request"
+        )
+    # A complete file part followed by a second part that never ends is cut too, not a verdict.
+    second = b'--b0undary\r\nContent-Disposition: form-data; name="file"; filename="b.jpg"\r\n\r\n\xff\xd8'
+    truncated = body[: -len(closing)] + second
+    assert_error(
+        post_multipart(api_server, truncated, "multipart/form-data; boundary=b0undary"), 400, "malformed_request"
+    )
+
+
+def test_a_content_length_shorter_than_the_multipart_body(api_server):
+    body = multipart("b0undary", [("file", "a.jpg", small_jpeg())])
+    head = (
+        "POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=b0undary\r\n"
+        f"Content-Length: {len(body) - 20}\r\nConnection: close\r\n\r\n"
+    )
+    status, answer, _ = raw_exchange(api_server, head, [body])
+    assert (status, answer["error"]["code"]) == (400, "malformed_request")
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [("POST", "/api/predict/"), ("GET", "/api/health/"), ("GET", "/api/model/")]
+)
+def test_a_trailing_slash_is_not_found_not_redirected(api_server, method, path):
+    """Starlette answered 307 with a Location built from the client's Host header."""
+    headers = {"Host": "evil.example", "Content-Type": "image/jpeg"}
+    response = httpx.request(method, f"{api_server.base_url}{path}", content=small_jpeg(), headers=headers)
+    assert "location" not in response.headers
+    assert_error(response, 404, "not_found")
+
+
 def test_more_files_than_allowed(limited_server):
     files = [("file", (f"{index}.jpg", small_jpeg(index), "image/jpeg")) for index in range(4)]
     response = httpx.post(f"{limited_server.base_url}/api/predict", files=files, timeout=TIMEOUT)

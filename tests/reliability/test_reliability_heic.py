@@ -11,8 +11,10 @@ from __future__ import annotations
 import io
 import os
 import signal
+import struct
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pi_heif.as_plugin
@@ -206,6 +208,19 @@ def test_content_credentials_in_a_heic_are_read_and_validated():
     assert item["verdict"] == "ai_generated_by_credentials"
     (entry,) = item["evidence"]
     assert (entry["kind"], entry["status"], entry["ai_generated"]) == ("c2pa", "valid", True)
+
+
+def test_a_box_flood_in_a_heic_does_not_hold_the_decoders_child():
+    """The evidence of a HEIC is read in the decoder's child, which serves one file at a time: a box
+    flood that c2pa-rs would map for seconds (quadratic in the boxes) held every HEIC upload behind it."""
+    store = struct.pack(">I4s", 40, b"jumb") + struct.pack(">I4s", 24, b"jumd") + b"c2pa" + bytes(12)
+    marker = struct.pack(">I4s", 8 + len(store), b"free") + store
+    flood = heic(photo_like(64, 48)) + marker + struct.pack(">I4s", 8, b"free") * 60_000
+    started = time.monotonic()
+    item = predict_bytes(flood, "flood.heic", SETTINGS)
+    assert time.monotonic() - started < 5.0  # before: over 10 s in the child (30 s killed it)
+    (entry,) = item["evidence"]
+    assert entry["status"] == "unreadable" and "too many to read" in entry["detail"]
 
 
 def _png(image: Image.Image) -> bytes:

@@ -403,3 +403,94 @@ def test_examine_is_bounded_on_a_sub_block_flood():
     facts = provenance.examine(flood)
     assert time.process_time() - started < 0.5
     assert facts.evidence == [] and facts.animated is False  # not read, so not claimed
+
+
+# The 16 bytes `manifest_markers.manifest_size` takes for a C2PA store (a "jumb" superbox whose
+# description box starts with the store's UUID): enough to send a file to c2pa-rs.
+STORE_MARKER = struct.pack(">I4s", 40, b"jumb") + struct.pack(">I4s", 24, b"jumd") + b"c2pa" + bytes(12)
+
+
+def avif_box_flood(boxes: int) -> bytes:
+    """An AVIF, a `free` box holding the store marker, then `boxes` empty `free` boxes (8 bytes each)."""
+    marker = struct.pack(">I4s", 8 + len(STORE_MARKER), b"free") + STORE_MARKER
+    return encode(photo(96, 64), "AVIF") + marker + struct.pack(">I4s", 8, b"free") * boxes
+
+
+def gif_sub_block_flood(sub_blocks: int) -> bytes:
+    """A GIF whose comment extension holds the store marker, then `sub_blocks` 1-byte sub-blocks."""
+    gif = encode(photo(96, 64), "GIF")
+    comment = b"\x21\xfe" + bytes([len(STORE_MARKER)]) + STORE_MARKER + b"\x01a" * sub_blocks + b"\x00"
+    return gif[:-1] + comment + gif[-1:]
+
+
+def tiff_sub_ifd_flood(pointers: int, entries: int) -> bytes:
+    """A TIFF (with the store marker) whose first page points `pointers` times to one IFD of `entries` entries.
+
+    c2pa-rs reads a SubIFDs directory once for each pointer to it: 13 us an entry.
+    """
+    tiff = encode(photo(96, 64), "TIFF") + STORE_MARKER
+    assert tiff[:4] == b"II*\x00"
+    (first,) = struct.unpack_from("<I", tiff, 4)
+    (count,) = struct.unpack_from("<H", tiff, first)
+    page_at = len(tiff) + len(tiff) % 2
+    pointers_at = page_at + 2 + 12 * (count + 1) + 4
+    target = pointers_at + 4 * pointers
+    page = (
+        struct.pack("<H", count + 1)
+        + tiff[first + 2 : first + 2 + 12 * count]
+        + struct.pack("<HHII", 330, 4, pointers, pointers_at)  # SubIFDs, the last tag in order
+        + bytes(4)
+    )
+    directory = struct.pack("<H", entries) + struct.pack("<HHII", 50_000, 1, 1, 0) * entries + bytes(4)
+    padded = tiff + bytes(page_at - len(tiff))
+    sub_ifds = struct.pack("<I", target) * pointers
+    return padded[:4] + struct.pack("<I", page_at) + padded[8:] + page + sub_ifds + directory
+
+
+@pytest.mark.parametrize(
+    "flood",
+    [
+        # c2pa-rs's box tree is quadratic in the boxes under one parent: over 10 s of CPU for these 480 KB.
+        pytest.param(lambda: avif_box_flood(60_000), id="avif-60k-boxes"),
+        # A call back into Python for each sub-block, about 3.5 us: about 10 s for this 6 MB.
+        pytest.param(lambda: gif_sub_block_flood(3_000_000), id="gif-3M-sub-blocks"),
+        # 100 pointers to one 20 000-entry directory: 2 million entries read, about 30 s.
+        pytest.param(lambda: tiff_sub_ifd_flood(100, 20_000), id="tiff-2M-entries"),
+    ],
+)
+def test_a_container_flood_is_not_handed_to_c2pa(flood):
+    data = flood()
+    assert manifest_markers.manifest_size(data) is not None  # it carries a marker: c2pa-rs would read it
+    started = time.process_time()
+    facts = provenance.examine(data)
+    assert time.process_time() - started < 2.0
+    [entry] = [entry for entry in facts.evidence if entry["kind"] == "c2pa"]
+    assert entry["status"] == "unreadable" and entry["ai_generated"] is None
+    assert "could not be read" in entry["detail"] and "too many to read" in entry["detail"]
+
+
+def test_a_box_flood_gets_a_verdict_quickly_with_an_unreadable_manifest():
+    data = avif_box_flood(60_000)
+    started = time.process_time()
+    item = predict_bytes(data, "flood.avif", SETTINGS)
+    assert time.process_time() - started < 2.0
+    [entry] = item["evidence"]
+    assert entry["status"] == "unreadable" and "more than 4096 boxes" in entry["detail"]
+    assert item["verdict"] == model_only_verdict(item)
+
+
+@pytest.mark.parametrize(("fmt", "mime"), [("AVIF", "image/avif"), ("GIF", "image/gif"), ("TIFF", "image/tiff")])
+def test_real_containers_are_far_from_the_flood_limits(fmt, mime):
+    """What a real file of each container holds, against the caps: signed, animated, and a multi-page TIFF."""
+    frames = [photo(96, 64, seed) for seed in range(8)]
+    animated = encode(frames[0], fmt, save_all=True, append_images=frames[1:])
+    signed = sign(animated, mime, "trainedAlgorithmicMedia")
+    assert manifest_markers.crowded_container(signed) is None
+    assert provenance.examine(signed).evidence[0]["status"] == "valid"
+    if fmt == "AVIF":
+        assert sum(1 for _ in container_chunks.bmff_boxes(signed, 10**6)) < 100
+    elif fmt == "GIF":
+        assert sum(1 for _ in container_chunks.gif_blocks(signed, 10**6)) < 1000
+    else:
+        directories = list(container_chunks.tiff_directories(signed, 10**6))
+        assert len(directories) >= 8 and sum(entries for _, entries in directories) < 300

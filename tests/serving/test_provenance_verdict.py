@@ -61,6 +61,16 @@ def test_settings_override_the_band():
         policy_for(card, 32, 0.4, 0.9, 0.1)
 
 
+@pytest.mark.parametrize(("low", "high"), [(0.6, 0.8), (0.1, 0.3), (0.99, None)], ids=["above", "below", "low-only"])
+def test_a_band_that_does_not_hold_the_threshold_is_refused(low, high):
+    """Outside the band the verdict follows the score, and must agree with the label at the threshold:
+    with 0.6-0.8 around 0.4, a score of 0.5 would be labelled fake and called likely_real. A low of
+    0.99 alone lands above the card's high."""
+    card = {"unsure_band": {"low": 0.05, "high": 0.95}}
+    with pytest.raises(ValueError, match="IMAGEAUTH_UNSURE_LOW, IMAGEAUTH_UNSURE_HIGH and IMAGEAUTH_THRESHOLD"):
+        policy_for(card, 32, 0.4, low, high)
+
+
 def test_out_of_scope_is_unsure_whatever_the_score():
     policy = policy_for(CARD, 32, 0.4, None, None)
     for probability in (0.0, 0.5, 1.0):

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 from serving_helpers import encode, noise_image
 
+from imageauth import heif
 from imageauth.blob import image_name, process_blob, result_blob_name
 from imageauth.model import Detector
 from imageauth.predict import get_detector, predict_bytes, predict_or_error
@@ -17,6 +18,7 @@ from imageauth.settings import MEBIBYTE, Settings
 
 
 def test_predict_bytes_is_the_detector_on_the_shared_preprocessing(images, valid_names):
+    heif.register()  # for `Image.open` below: the service itself opens HEIC in a child process
     settings = Settings()
     detector = get_detector(settings)
     for name in valid_names:
@@ -43,11 +45,13 @@ def test_threshold_setting_changes_the_label_not_the_probability(images, monkeyp
 
     base = predict_bytes(images["cifake.png"], None, Settings())
     results = {}
+    # Thresholds outside the card's unsure band need a band that holds them (verdict.policy_for).
+    whole_band = Settings(unsure_low=0.0, unsure_high=1.0)
     for threshold in ("0.000001", "0.999999"):
         # The override is read when a detector loads, so each setting gets a fresh process-wide cache.
         monkeypatch.setattr(predict_module, "_detectors", {})
         monkeypatch.setenv("IMAGEAUTH_THRESHOLD", threshold)
-        results[threshold] = predict_bytes(images["cifake.png"], None, Settings())
+        results[threshold] = predict_bytes(images["cifake.png"], None, whole_band)
     low, high = results["0.000001"], results["0.999999"]
     assert low["probability_fake"] == high["probability_fake"] == base["probability_fake"]
     assert (low["label"], low["threshold"]) == ("fake", 0.000001)
@@ -119,6 +123,41 @@ def test_request_limit_below_file_limit_is_refused(monkeypatch):
     monkeypatch.setenv("IMAGEAUTH_MAX_BYTES", "1000")
     monkeypatch.setenv("IMAGEAUTH_MAX_REQUEST_BYTES", "999")
     with pytest.raises(ValueError, match="IMAGEAUTH_MAX_REQUEST_BYTES"):
+        Settings.from_env()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        # Accepted as "a positive number", then /api/model could not be answered: inf is not JSON.
+        ("IMAGEAUTH_REQUEST_DEADLINE_S", "inf"),
+        ("IMAGEAUTH_ADMISSION_WAIT_S", "Infinity"),
+        # Read only when the model loads: /api/health said 503 and every prediction 500.
+        ("IMAGEAUTH_THRESHOLD", "abc"),
+        ("IMAGEAUTH_THRESHOLD", "1"),
+        ("IMAGEAUTH_THRESHOLD", "nan"),
+    ],
+)
+def test_settings_that_fail_later_fail_at_startup(monkeypatch, variable, value):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValueError, match=variable):
+        Settings.from_env()
+
+
+def test_a_model_folder_that_is_not_one_fails_at_startup(monkeypatch, tmp_path):
+    monkeypatch.setenv("IMAGEAUTH_MODEL_DIR", str(tmp_path / "missing"))
+    with pytest.raises(ValueError, match="IMAGEAUTH_MODEL_DIR"):
+        Settings.from_env()
+    (tmp_path / "a-file").write_text("not a folder")
+    monkeypatch.setenv("IMAGEAUTH_MODEL_DIR", str(tmp_path / "a-file"))
+    with pytest.raises(ValueError, match="IMAGEAUTH_MODEL_DIR"):
+        Settings.from_env()
+
+
+def test_an_inverted_band_fails_at_startup(monkeypatch):
+    monkeypatch.setenv("IMAGEAUTH_UNSURE_LOW", "0.6")
+    monkeypatch.setenv("IMAGEAUTH_UNSURE_HIGH", "0.4")
+    with pytest.raises(ValueError, match="IMAGEAUTH_UNSURE_LOW must not be above IMAGEAUTH_UNSURE_HIGH"):
         Settings.from_env()
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx
+import pytest
 from loopback import free_port, wait_for_port
 from serving_helpers import START_TIMEOUT_S
 
@@ -40,3 +42,32 @@ def test_the_local_server_serves_the_api_and_the_page(tmp_path, images):
         process.terminate()
         process.wait(timeout=10)
         log.close()
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        # Checked against the model's card (its high is 0.955): known only once the model is loaded.
+        ({"IMAGEAUTH_UNSURE_LOW": "0.99"}, "IMAGEAUTH_UNSURE_LOW"),
+        ({"IMAGEAUTH_REQUEST_DEADLINE_S": "inf"}, "IMAGEAUTH_REQUEST_DEADLINE_S"),
+        ({"IMAGEAUTH_THRESHOLD": "abc"}, "IMAGEAUTH_THRESHOLD"),
+    ],
+    ids=["band-against-the-card", "infinite-deadline", "threshold"],
+)
+def test_settings_that_would_fail_every_request_stop_the_server_at_startup(tmp_path, env, named):
+    """The server used to start, answer /api/health "ok", and 500 every prediction."""
+    port = free_port()
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("IMAGEAUTH_")} | env
+    command = [sys.executable, "-m", "imageauth.serve", "--port", str(port), "--static-dir", str(tmp_path)]
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, cwd=REPO_ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            with pytest.raises(RuntimeError, match="exited"):
+                wait_for_port(port, process, START_TIMEOUT_S)
+        finally:
+            if process.poll() is None:
+                process.terminate()
+            process.wait(timeout=10)
+    assert process.returncode != 0
+    assert named in log_path.read_text()
