@@ -63,23 +63,6 @@ def _thumbnail_round_trip(image: Image.Image, rng: np.random.Generator, large: i
     return image.resize((large, large), up).resize((size, size), Image.Resampling.LANCZOS, reducing_gap=3.0)
 
 
-def _tone(pixels: np.ndarray, rng: np.random.Generator, step: dict) -> np.ndarray:
-    """Random gamma, brightness, contrast and saturation: a photographer's grading, not a generator's trace.
-
-    The robust model still called polished real photographs fake, and lowering
-    their contrast at test time took a third of those verdicts back: contrast
-    and colour were standing in for "made by Stable Diffusion". Grading both
-    classes at random takes that cue away.
-    """
-    x = 255.0 * (pixels.astype(np.float32) / 255.0) ** _uniform(rng, step["gamma"])
-    x *= _uniform(rng, step["brightness"])
-    gray = x @ np.float32([0.299, 0.587, 0.114])
-    x = (x - gray.mean()) * _uniform(rng, step["contrast"]) + gray.mean()
-    gray = x @ np.float32([0.299, 0.587, 0.114])
-    x = gray[..., None] + (x - gray[..., None]) * _uniform(rng, step["saturation"])
-    return np.clip(np.rint(x), 0, 255).astype(np.uint8)
-
-
 def jpeg_round_trip(image: Image.Image, quality: int) -> Image.Image:
     """One JPEG encode and decode with Pillow's defaults (4:2:0): training's degradation and evaluation's."""
     buffer = io.BytesIO()
@@ -94,8 +77,6 @@ def degrade(pixels: np.ndarray, rng: np.random.Generator, recipe: dict) -> np.nd
     Order follows an image's life: resampled, then blurred or sharpened, then
     sensor-like noise, then JPEG-compressed last, as a platform would.
     """
-    if (step := recipe.get("tone")) and rng.random() < step["p"]:
-        pixels = _tone(pixels, rng, step)
     image = Image.fromarray(pixels)
     if (step := recipe.get("resize")) and rng.random() < step["p"]:
         image = _resize_round_trip(image, rng, step["sizes"])

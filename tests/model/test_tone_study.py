@@ -1,0 +1,49 @@
+"""scripts/tone_study.py: each row changes what its name says, and the counts are the shipped model's."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from script_loader import load_script
+
+from imageauth.model import DEFAULT_MODEL_DIR, Detector
+
+pytestmark = pytest.mark.model
+
+
+@pytest.fixture(scope="module")
+def tone():
+    return load_script("scripts/tone_study.py")
+
+
+def textured(count: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    ramp = np.linspace(20, 200, 32)[None, :, None, None] + rng.normal(0, 25, (count, 32, 32, 3))
+    return np.clip(ramp, 0, 255).astype(np.uint8)
+
+
+def test_each_tone_change_moves_the_statistic_it_names(tone):
+    pixels = textured(1, 0)[0]
+    np.testing.assert_array_equal(tone.TRANSFORMS["none"](pixels), pixels)
+    assert (
+        tone.TRANSFORMS["contrast x0.7"](pixels).std() < pixels.std() < tone.TRANSFORMS["contrast x1.3"](pixels).std()
+    )
+    brightness = [tone.TRANSFORMS[name](pixels).mean() for name in ("brightness x0.8", "brightness x1.2")]
+    assert brightness[0] < pixels.mean() < brightness[1]
+    assert tone.TRANSFORMS["gamma 0.8 (lighter)"](pixels).mean() > pixels.mean()
+    assert tone.TRANSFORMS["gamma 1.25 (darker)"](pixels).mean() < pixels.mean()
+    gray = tone.TRANSFORMS["grayscale (saturation x0)"](pixels).astype(int)
+    assert np.abs(gray - gray.mean(axis=-1, keepdims=True)).max() <= 1
+
+
+def test_the_counts_are_the_served_models_verdicts(tone):
+    detector = Detector.from_dir(DEFAULT_MODEL_DIR)
+    photos, images = textured(6, 1), textured(8, 2)
+    labels = np.array([0, 1] * 4)
+    rows = tone.study(photos, images, labels, detector)
+    assert set(rows) == set(tone.TRANSFORMS)
+    called = detector.predict(photos).reshape(-1) >= detector.threshold
+    assert rows["none"]["photos_called_fake"] == int(called.sum())
+    fake = detector.predict(images).reshape(-1) >= detector.threshold
+    assert rows["none"]["validation_accuracy"] == round(float(np.mean(fake == (labels == 1))), 4)
+    assert rows["none"]["fake_called_real"] == round(float(np.mean(~fake[labels == 1])), 4)
