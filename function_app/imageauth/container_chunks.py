@@ -16,6 +16,8 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 
+from imageauth.tiff_tags import TIFF_SIGNATURES
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Chunks walked at most: a walk is Python, about a microsecond a chunk, and a 20 MB WebP of empty
 # chunks holds 2.6 million (1.8 s of CPU). Real files have a handful; an animated WebP one a frame,
@@ -141,7 +143,6 @@ def _gif_colour_table(flags: int) -> int:
     return 3 << ((flags & 7) + 1) if flags & 0x80 else 0
 
 
-TIFF_SIGNATURES = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 # SubIFDs, Exif IFD, GPS IFD: c2pa-rs reads the directories each page points to with these.
 TIFF_SUB_IFD_TAGS = (330, 34665, 34853)
 TIFF_OFFSET_BYTES = {4: 4, 13: 4, 16: 8, 18: 8}  # LONG, IFD, LONG8, IFD8: value types that hold offsets

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import zlib
 
-from imageauth.container_chunks import png_chunks, riff_chunks
+from imageauth.container_chunks import GIF_SIGNATURES, png_chunks, riff_chunks
 
 GIF_XMP_EXTENSION = b"\x21\xff\x0bXMP DataXMP"  # extension introducer, application label, block size 11
 # The XMP packet sits raw in the extension; the "magic trailer" after it (0x01, 0xFF down to 0x00,
@@ -58,7 +58,7 @@ def gif_xmp(data: bytes, limit: int) -> bytes | None:
     14-byte signature cannot turn up in LZW data by chance, and a file that forged one could as
     well carry a real extension.
     """
-    if not data.startswith((b"GIF87a", b"GIF89a")):
+    if not data.startswith(GIF_SIGNATURES):
         return None
     position = data.find(GIF_XMP_EXTENSION)
     if position < 0:
