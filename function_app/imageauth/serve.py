@@ -14,6 +14,10 @@ block holds at most that plus one read, 256 KiB), and `TimedH11Protocol` adds
 the two timeouts uvicorn lacks: a connection must finish its request headers within
 `HEADER_TIMEOUT_S`, and a body that stops arriving for `BODY_IDLE_TIMEOUT_S`
 is cut (the app sees a client disconnect, logged once at info level).
+The answers uvicorn itself gives above the app (a request that is not HTTP, a
+header block over the limit, a request past the connection cap) carry the
+app's JSON error body instead of uvicorn's plain text, so a client parses one
+shape whoever answered.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import json
 import logging
 from pathlib import Path
 
@@ -29,9 +34,10 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import Match, Mount
-from starlette.types import Scope
+from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from imageauth.admission import RETRY_AFTER_S
 from imageauth.api import create_app
 from imageauth.memory import pin_mmap_threshold
 from imageauth.settings import Settings
@@ -42,8 +48,20 @@ KEEP_ALIVE_S = 5
 HEADER_TIMEOUT_S = 10.0
 BODY_IDLE_TIMEOUT_S = 15.0
 MAX_HEADER_BYTES = 16 * 1024
-# Open connections beyond this get uvicorn's 503 at once instead of queueing.
+# A request on a connection beyond this many open ones gets a 503 at once instead of queueing
+# (uvicorn's `limit_concurrency` rule, answered here in JSON).
 MAX_CONNECTIONS = 256
+MALFORMED_BODY = json.dumps(
+    {
+        "error": {
+            "code": "malformed_request",
+            "message": f"The request is not valid HTTP/1.1, or its header block is over {MAX_HEADER_BYTES} bytes.",
+        }
+    }
+).encode()
+OVER_CAPACITY_BODY = json.dumps(
+    {"error": {"code": "overloaded", "message": "The server has too many open connections; retry later."}}
+).encode()
 
 
 class TimedH11Protocol(H11Protocol):
@@ -56,8 +74,33 @@ class TimedH11Protocol(H11Protocol):
 
     header_timeout_s = HEADER_TIMEOUT_S
     body_idle_timeout_s = BODY_IDLE_TIMEOUT_S
+    max_connections = MAX_CONNECTIONS
     _read_timer: asyncio.TimerHandle | None = None
     _header_deadline_armed = False
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # uvicorn's own cap (`limit_concurrency`, left unset) would answer in plain text; this one
+        # applies its rule, counting this connection's open siblings and requests in flight.
+        self.app = self._capped(self.app)
+
+    def _capped(self, app: ASGIApp) -> ASGIApp:
+        async def capped(scope: Scope, receive: Receive, send: Send) -> None:
+            if len(self.connections) >= self.max_connections or len(self.tasks) >= self.max_connections:
+                self.logger.warning("Exceeded concurrency limit.")
+                await _send_json(send, 503, OVER_CAPACITY_BODY, [(b"retry-after", str(RETRY_AFTER_S).encode())])
+                return
+            await app(scope, receive, send)
+
+        return capped
+
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's answer to bytes h11 cannot parse, with the app's JSON error body."""
+        headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
+        response = h11.Response(status_code=400, headers=headers, reason=b"Bad Request")
+        for event in (response, h11.Data(data=MALFORMED_BODY), h11.EndOfMessage()):
+            self.transport.write(self.conn.send(event))
+        self.transport.close()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -104,6 +147,12 @@ class TimedH11Protocol(H11Protocol):
             self.transport.close()
 
 
+async def _send_json(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    start_headers = [(b"content-type", b"application/json"), (b"connection", b"close"), *headers]
+    await send({"type": "http.response.start", "status": status, "headers": start_headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
 class SiteMount(Mount):
     """The page at `/`, blind to `/api`: API paths keep their own 404 and 405 answers."""
 
@@ -114,9 +163,15 @@ class SiteMount(Mount):
         return super().matches(scope)
 
 
-def timed_protocol(header_timeout_s: float, body_idle_timeout_s: float) -> type[TimedH11Protocol]:
-    """`TimedH11Protocol` with these timeouts (uvicorn creates one protocol object per connection)."""
-    attributes = {"header_timeout_s": header_timeout_s, "body_idle_timeout_s": body_idle_timeout_s}
+def timed_protocol(
+    header_timeout_s: float, body_idle_timeout_s: float, max_connections: int = MAX_CONNECTIONS
+) -> type[TimedH11Protocol]:
+    """`TimedH11Protocol` with these limits (uvicorn creates one protocol object per connection)."""
+    attributes = {
+        "header_timeout_s": header_timeout_s,
+        "body_idle_timeout_s": body_idle_timeout_s,
+        "max_connections": max_connections,
+    }
     return type("TimedH11Protocol", (TimedH11Protocol,), attributes)
 
 
@@ -140,6 +195,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--log-level", default="info")
     parser.add_argument("--header-timeout", type=float, default=HEADER_TIMEOUT_S, help="seconds to send headers")
     parser.add_argument("--body-timeout", type=float, default=BODY_IDLE_TIMEOUT_S, help="seconds a body may stall")
+    parser.add_argument("--max-connections", type=int, default=MAX_CONNECTIONS, help="open connections before 503")
     args = parser.parse_args(argv)
     # The app's own loggers (imageauth.*) at the same level as uvicorn's.
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s:     %(name)s: %(message)s")
@@ -150,10 +206,9 @@ def main(argv: list[str] | None = None) -> None:
         host=args.host,
         port=args.port,
         log_level=args.log_level,
-        http=timed_protocol(args.header_timeout, args.body_timeout),
+        http=timed_protocol(args.header_timeout, args.body_timeout, args.max_connections),
         timeout_keep_alive=KEEP_ALIVE_S,
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
-        limit_concurrency=MAX_CONNECTIONS,
     )
 
 

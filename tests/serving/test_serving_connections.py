@@ -7,12 +7,14 @@ admission tests call the app in-process, holding the budget themselves.
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -30,15 +32,12 @@ from imageauth.settings import Settings
 TIMEOUT_S = 1.0
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int, Path]]:
-    """The local server at log level info with 1-second header and body timeouts; yields (base, port, log)."""
-    log_path = tmp_path_factory.mktemp("serve") / "serve.log"
+@contextmanager
+def local_server(folder: Path, *options: str) -> Iterator[tuple[str, int, Path]]:
+    """`python -m imageauth.serve` at log level info with these options; yields (base, port, log)."""
+    log_path = folder / "serve.log"
     port = free_port()
-    command = [
-        sys.executable, "-m", "imageauth.serve", "--port", str(port), "--log-level", "info",
-        "--header-timeout", str(TIMEOUT_S), "--body-timeout", str(TIMEOUT_S),
-    ]  # fmt: skip
+    command = [sys.executable, "-m", "imageauth.serve", "--port", str(port), "--log-level", "info", *options]
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
         try:
@@ -46,6 +45,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int,
             yield f"http://127.0.0.1:{port}", port, log_path
         finally:
             stop(process)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int, Path]]:
+    """The local server with 1-second header and body timeouts."""
+    timeouts = ("--header-timeout", str(TIMEOUT_S), "--body-timeout", str(TIMEOUT_S))
+    with local_server(tmp_path_factory.mktemp("serve"), *timeouts) as running:
+        yield running
 
 
 def closed_by_server(sock: socket.socket, within_s: float) -> float | None:
@@ -144,6 +151,64 @@ def test_an_aborted_upload_is_logged_once_at_info_without_a_traceback(server):
     assert new.count("client disconnected") == 1
     assert "ERROR" not in new and "Traceback" not in new and " 500" not in new
     assert httpx.get(base + "/api/health").status_code == 200
+
+
+def raw_response(sock: socket.socket, within_s: float = 5.0) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers and body of the one response the server sends before closing `sock`."""
+    sock.settimeout(within_s)
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in header_lines)}
+    return int(status_line.split()[1]), headers, body
+
+
+@pytest.mark.parametrize(
+    "writes",
+    [
+        [b"NOT HTTP AT ALL\r\n\r\n"],
+        [b"GET /api/health HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n"],
+        # A header block over the 16 KiB limit, arriving in pieces: h11 refuses it before it ends.
+        [b"GET /api/health HTTP/1.1\r\nHost: x\r\n"] + [b"X-Filler: " + b"a" * 3990 + b"\r\n"] * 8,
+    ],
+    ids=["not-http", "bad-header-line", "header-block-over-limit"],
+)
+def test_requests_that_are_not_http_get_the_json_error_body(server, writes):
+    """uvicorn answers these itself, above the app: the body must still be the app's error shape."""
+    _, port, _ = server
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        for write in writes:
+            try:
+                sock.sendall(write)
+            except OSError:  # the server may answer and close before the last piece
+                break
+            time.sleep(0.01)
+        status, headers, body = raw_response(sock)
+    assert status == 400
+    assert headers["content-type"] == "application/json"
+    assert json.loads(body)["error"]["code"] == "malformed_request"
+
+
+def test_a_request_past_the_connection_cap_gets_a_json_503_with_retry_after(tmp_path):
+    with local_server(tmp_path, "--max-connections", "3") as (base, port, _):
+        assert httpx.get(base + "/api/health").status_code == 200  # under the cap
+        idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+        try:
+            time.sleep(0.2)  # the server has accepted them
+            response = httpx.get(base + "/api/health")
+        finally:
+            for sock in idle:
+                sock.close()
+        assert response.status_code == 503
+        assert response.headers["content-type"] == "application/json"
+        assert int(response.headers["retry-after"]) >= 1
+        assert response.json()["error"]["code"] == "overloaded"
+        deadline = time.monotonic() + 5
+        while httpx.get(base + "/api/health").status_code != 200:  # the idle ones are gone: served again
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
 
 
 def wait_for_log(log_path: Path, offset: int, needle: str, timeout_s: float = 10.0) -> str:
