@@ -86,7 +86,8 @@ class TimedH11Protocol(H11Protocol):
 
     def _capped(self, app: ASGIApp) -> ASGIApp:
         async def capped(scope: Scope, receive: Receive, send: Send) -> None:
-            if len(self.connections) >= self.max_connections or len(self.tasks) >= self.max_connections:
+            # uvicorn's test, made from inside the request's own task, which `tasks` already holds.
+            if len(self.connections) >= self.max_connections or len(self.tasks) > self.max_connections:
                 self.logger.warning("Exceeded concurrency limit.")
                 await _send_json(send, 503, OVER_CAPACITY_BODY, [(b"retry-after", str(RETRY_AFTER_S).encode())])
                 return
