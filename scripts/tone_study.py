@@ -1,12 +1,14 @@
-"""Does global contrast or colour, rather than how an image was made, move the model's verdict?
+"""Does global tone or framing, rather than how an image was made, move the model's verdict?
 
 `downscale_study.py` found that the real photographs the shipped model calls fake
 are the polished ones (wallpapers, shallow-focus close-ups). This script asks
-whether tone is the cue: it scores the real-photo set (`dvc repro -s real_photos`)
-and a seeded sample of the validation split with one tone change at a time
-applied to the 32x32 model input (saturation, contrast, brightness, gamma; Pillow's
-ImageEnhance), and reports how many photos are called fake and what happens to
-validation accuracy per class. Validation only: no test image is used.
+whether tone or framing is the cue: it scores the real-photo set (`dvc repro -s
+real_photos`) and a seeded sample of the validation split with one change at a
+time applied to the 32x32 model input (saturation, contrast, brightness, gamma
+through Pillow's ImageEnhance; a vignette either way; the surround blurred
+around a sharp centre, the shallow focus of a portrait lens, or the centre
+blurred instead), and reports how many photos are called fake and what happens
+to validation accuracy per class. Validation only: no test image is used.
 
     python scripts/tone_study.py   # table on stdout, JSON in bench/results/
 """
@@ -20,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageEnhance
+from PIL import Image, ImageEnhance, ImageFilter
 from tabulate import tabulate
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -45,6 +47,35 @@ def gamma(exponent: float) -> Transform:
     return lambda pixels: np.asarray(Image.fromarray(pixels).point(table))
 
 
+def _radius(size: int) -> np.ndarray:
+    """Distance from the centre of a size x size image: 0 at the centre, 1 at the corners."""
+    rows, cols = np.mgrid[0:size, 0:size] - (size - 1) / 2
+    return np.hypot(rows, cols) / np.hypot((size - 1) / 2, (size - 1) / 2)
+
+
+def vignette(strength: float) -> Transform:
+    """Corners darkened by `strength` (lightened when negative), falling off with the squared radius."""
+
+    def apply(pixels: np.ndarray) -> np.ndarray:
+        gain = 1 - strength * _radius(pixels.shape[0]) ** 2
+        return np.clip(np.rint(pixels * gain[..., None]), 0, 255).astype(np.uint8)
+
+    return apply
+
+
+def focus(sigma: float, sharp_centre: bool) -> Transform:
+    """Gaussian blur of `sigma` on the surround, the centre kept sharp (or the reverse): shallow focus."""
+
+    def apply(pixels: np.ndarray) -> np.ndarray:
+        radius = _radius(pixels.shape[0])
+        surround = np.clip((radius - 0.35) / 0.45, 0, 1)
+        weight = (surround if sharp_centre else 1 - np.clip((radius - 0.2) / 0.4, 0, 1))[..., None]
+        blurred = np.asarray(Image.fromarray(pixels).filter(ImageFilter.GaussianBlur(sigma)), np.float32)
+        return np.clip(np.rint(pixels * (1 - weight) + blurred * weight), 0, 255).astype(np.uint8)
+
+    return apply
+
+
 TRANSFORMS: dict[str, Transform] = {
     "none": lambda pixels: pixels,
     "grayscale (saturation x0)": enhance("Color", 0.0),
@@ -56,6 +87,12 @@ TRANSFORMS: dict[str, Transform] = {
     "brightness x1.2": enhance("Brightness", 1.2),
     "gamma 0.8 (lighter)": gamma(0.8),
     "gamma 1.25 (darker)": gamma(1.25),
+    "vignette 0.3 (darker corners)": vignette(0.3),
+    "vignette 0.6": vignette(0.6),
+    "vignette -0.3 (lighter corners)": vignette(-0.3),
+    "surround blurred, sigma 1": focus(1.0, sharp_centre=True),
+    "surround blurred, sigma 2": focus(2.0, sharp_centre=True),
+    "centre blurred, sigma 1": focus(1.0, sharp_centre=False),
 }
 
 
@@ -95,7 +132,7 @@ def main() -> None:
         + [f"{100 * row[key]:.2f} %" for key in ("validation_accuracy", "real_called_fake", "fake_called_real")]
         for name, row in rows.items()
     ]
-    headers = ["tone change", "photos called fake", "median P(fake)", "val accuracy", "real -> fake", "fake -> real"]
+    headers = ["change", "photos called fake", "median P(fake)", "val accuracy", "real -> fake", "fake -> real"]
     print(tabulate(table, headers=headers))
 
 

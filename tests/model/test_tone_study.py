@@ -36,6 +36,34 @@ def test_each_tone_change_moves_the_statistic_it_names(tone):
     assert np.abs(gray - gray.mean(axis=-1, keepdims=True)).max() <= 1
 
 
+def test_each_framing_change_moves_what_it_names(tone):
+    pixels = textured(1, 3)[0]
+    frame = pixels.astype(float).mean(axis=-1)
+    corners = [frame[0, 0], frame[0, -1], frame[-1, 0], frame[-1, -1]]
+
+    def corner_share(image: np.ndarray) -> float:
+        gray = image.astype(float).mean(axis=-1)
+        return np.mean([gray[0, 0], gray[0, -1], gray[-1, 0], gray[-1, -1]]) / np.mean(corners)
+
+    assert (
+        corner_share(tone.TRANSFORMS["vignette 0.6"](pixels))
+        < corner_share(tone.TRANSFORMS["vignette 0.3 (darker corners)"](pixels))
+        < 1
+        < corner_share(tone.TRANSFORMS["vignette -0.3 (lighter corners)"](pixels))
+    )
+
+    def detail(image: np.ndarray, region: tuple[slice, slice]) -> float:
+        return float(np.abs(np.diff(image.astype(float)[region], axis=1)).mean())
+
+    centre, border = (slice(12, 20), slice(12, 20)), (slice(0, 3), slice(None))
+    soft_surround = tone.TRANSFORMS["surround blurred, sigma 2"](pixels)
+    np.testing.assert_array_equal(soft_surround[centre], pixels[centre])
+    assert detail(soft_surround, border) < 0.6 * detail(pixels, border)
+    soft_centre = tone.TRANSFORMS["centre blurred, sigma 1"](pixels)
+    np.testing.assert_array_equal(soft_centre[border], pixels[border])
+    assert detail(soft_centre, centre) < 0.8 * detail(pixels, centre)
+
+
 def test_the_counts_are_the_served_models_verdicts(tone):
     detector = Detector.from_dir(DEFAULT_MODEL_DIR)
     photos, images = textured(6, 1), textured(8, 2)
