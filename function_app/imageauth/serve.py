@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import json
 import logging
 from pathlib import Path
 
@@ -39,6 +38,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from imageauth.admission import RETRY_AFTER_S
 from imageauth.api import create_app
+from imageauth.errors import error_response
 from imageauth.memory import pin_mmap_threshold
 from imageauth.settings import Settings
 
@@ -51,17 +51,12 @@ MAX_HEADER_BYTES = 16 * 1024
 # A request on a connection beyond this many open ones gets a 503 at once instead of queueing
 # (uvicorn's `limit_concurrency` rule, answered here in JSON).
 MAX_CONNECTIONS = 256
-MALFORMED_BODY = json.dumps(
-    {
-        "error": {
-            "code": "malformed_request",
-            "message": f"The request is not valid HTTP/1.1, or its header block is over {MAX_HEADER_BYTES} bytes.",
-        }
-    }
-).encode()
-OVER_CAPACITY_BODY = json.dumps(
-    {"error": {"code": "overloaded", "message": "The server has too many open connections; retry later."}}
-).encode()
+# The app's own error body (imageauth.errors), for the answers uvicorn gives above the app.
+MALFORMED_BODY = error_response(
+    "malformed_request",
+    f"The request is not valid HTTP/1.1, or its header block is over {MAX_HEADER_BYTES} bytes.",
+    400,
+).body
 
 
 class TimedH11Protocol(H11Protocol):
@@ -89,7 +84,9 @@ class TimedH11Protocol(H11Protocol):
             # uvicorn's test, made from inside the request's own task, which `tasks` already holds.
             if len(self.connections) >= self.max_connections or len(self.tasks) > self.max_connections:
                 self.logger.warning("Exceeded concurrency limit.")
-                await _send_json(send, 503, OVER_CAPACITY_BODY, [(b"retry-after", str(RETRY_AFTER_S).encode())])
+                response = error_response("overloaded", "The server has too many open connections; retry later.", 503)
+                response.headers.update({"Retry-After": str(RETRY_AFTER_S), "Connection": "close"})
+                await response(scope, receive, send)
                 return
             await app(scope, receive, send)
 
@@ -146,12 +143,6 @@ class TimedH11Protocol(H11Protocol):
         self._read_timer = None
         if not self.transport.is_closing():
             self.transport.close()
-
-
-async def _send_json(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
-    start_headers = [(b"content-type", b"application/json"), (b"connection", b"close"), *headers]
-    await send({"type": "http.response.start", "status": status, "headers": start_headers})
-    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 class SiteMount(Mount):
