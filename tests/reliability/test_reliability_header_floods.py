@@ -9,6 +9,8 @@ These are fixes in files the training pipeline's dvc.lock records (preprocess.py
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import io
 import struct
 import time
@@ -27,6 +29,9 @@ SIZE = 32
 MEBIBYTE = 1024 * 1024
 # Generous for a slow shared machine; the refused files cost 2.5 s to minutes before the fix.
 MAX_CPU_SECONDS = 0.5
+# A file just under the caps really is parsed: 0.1-0.2 s here. The bound is for what the caps let
+# through, against a regression that parses the accepted header again and again.
+MAX_ACCEPTED_CPU_SECONDS = 1.0
 MAX_TRACED_BYTES = 16 * MEBIBYTE
 PACKING = {3: "H", 4: "I", 5: "I", 12: "d", 16: "Q"}  # SHORT, LONG, RATIONAL (two LONGs), DOUBLE, LONG8
 UNIT = {3: 2, 4: 4, 5: 8, 12: 8, 16: 8}
@@ -91,14 +96,32 @@ def grey(width: int, height: int, extra: dict | None = None, tiled: bool = False
     return {**tags, **(extra or {})}
 
 
+@contextlib.contextmanager
+def cpu_clock():
+    """Yields a function giving this thread's CPU seconds since entry, garbage collection held off.
+
+    A whole-process clock counts every thread of the test session, and a full collection of its heap
+    late in a run can land inside the measurement: the accepted file once measured 0.52 s in CI,
+    0.1-0.2 s alone.
+    """
+    gc.collect()
+    gc.disable()
+    started = time.thread_time()
+    try:
+        yield lambda: time.thread_time() - started
+    finally:
+        gc.enable()
+
+
 def refused_cheaply(data: bytes) -> ImageError:
     """The error `load_image` raises for `data`, checking it cost under the bounds."""
     tracemalloc.start()
-    started = time.process_time()
     try:
-        with pytest.raises(ImageError) as refused:
-            load_image(data, SIZE)
-        cpu = time.process_time() - started
+        with cpu_clock() as cpu_seconds, pytest.raises(ImageError) as refused:
+            try:
+                load_image(data, SIZE)
+            finally:
+                cpu = cpu_seconds()
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -108,10 +131,11 @@ def refused_cheaply(data: bytes) -> ImageError:
 
 
 def loads_cheaply(data: bytes, size: tuple[int, int]) -> None:
-    started = time.process_time()
-    decoded = load_image(data, SIZE)
+    with cpu_clock() as cpu_seconds:
+        decoded = load_image(data, SIZE)
+        cpu = cpu_seconds()
     assert (decoded.width, decoded.height) == size
-    assert time.process_time() - started < MAX_CPU_SECONDS
+    assert cpu < MAX_ACCEPTED_CPU_SECONDS, f"{cpu:.2f} s of CPU to accept it"
 
 
 FLOODS = {
