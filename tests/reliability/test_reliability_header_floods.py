@@ -9,16 +9,14 @@ These are fixes in files the training pipeline's dvc.lock records (preprocess.py
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import io
 import struct
-import time
 import tracemalloc
 import zlib
 from collections.abc import Callable
 
 import pytest
+from cpu_clock import cpu_clock
 from PIL import Image
 
 from imageauth import decode_limits
@@ -94,23 +92,6 @@ def grey(width: int, height: int, extra: dict | None = None, tiled: bool = False
     if not tiled:
         tags |= {273: (4, lambda at: (at,)), 278: (4, (height,)), 279: (4, (width * height,))}
     return {**tags, **(extra or {})}
-
-
-@contextlib.contextmanager
-def cpu_clock():
-    """Yields a function giving this thread's CPU seconds since entry, garbage collection held off.
-
-    A whole-process clock counts every thread of the test session, and a full collection of its heap
-    late in a run can land inside the measurement: the accepted file once measured 0.52 s in CI,
-    0.1-0.2 s alone.
-    """
-    gc.collect()
-    gc.disable()
-    started = time.thread_time()
-    try:
-        yield lambda: time.thread_time() - started
-    finally:
-        gc.enable()
 
 
 def refused_cheaply(data: bytes) -> ImageError:

@@ -17,6 +17,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from cpu_clock import cpu_clock
 from credentials import (
     A1111_PARAMETERS,
     PNG_GENERATOR_CHUNKS,
@@ -399,9 +400,9 @@ def test_examine_is_bounded_on_a_sub_block_flood():
     flood = _rechunk_first_frame(buffer.getvalue())
     with Image.open(io.BytesIO(flood)) as reopened:  # still a valid two-frame GIF
         assert reopened.n_frames == 2
-    started = time.process_time()
-    facts = provenance.examine(flood)
-    assert time.process_time() - started < 0.5
+    with cpu_clock() as cpu_seconds:
+        facts = provenance.examine(flood)
+        assert cpu_seconds() < 0.5
     assert facts.evidence == [] and facts.animated is False  # not read, so not claimed
 
 
@@ -461,9 +462,9 @@ def tiff_sub_ifd_flood(pointers: int, entries: int) -> bytes:
 def test_a_container_flood_is_not_handed_to_c2pa(flood):
     data = flood()
     assert manifest_markers.manifest_size(data) is not None  # it carries a marker: c2pa-rs would read it
-    started = time.process_time()
-    facts = provenance.examine(data)
-    assert time.process_time() - started < 2.0
+    with cpu_clock() as cpu_seconds:
+        facts = provenance.examine(data)
+        assert cpu_seconds() < 2.0
     [entry] = [entry for entry in facts.evidence if entry["kind"] == "c2pa"]
     assert entry["status"] == "unreadable" and entry["ai_generated"] is None
     assert "could not be read" in entry["detail"] and "too many to read" in entry["detail"]
@@ -471,9 +472,9 @@ def test_a_container_flood_is_not_handed_to_c2pa(flood):
 
 def test_a_box_flood_gets_a_verdict_quickly_with_an_unreadable_manifest():
     data = avif_box_flood(60_000)
-    started = time.process_time()
-    item = predict_bytes(data, "flood.avif", SETTINGS)
-    assert time.process_time() - started < 2.0
+    with cpu_clock(time.process_time) as cpu_seconds:
+        item = predict_bytes(data, "flood.avif", SETTINGS)
+        assert cpu_seconds() < 2.0
     [entry] = item["evidence"]
     assert entry["status"] == "unreadable" and "more than 4096 boxes" in entry["detail"]
     assert item["verdict"] == model_only_verdict(item)
