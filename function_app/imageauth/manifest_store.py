@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from imageauth.generators import AI_SOURCE_TYPES, CAPTURE_SOURCE_TYPES, source_type_says
+from imageauth.source_types import AI_SOURCE_TYPES, CAPTURE_SOURCE_TYPES, source_type_says
 
 MAX_ACTIONS = 20
 MAX_CODES = 20
