@@ -4,8 +4,8 @@
 // its endpoint carries the `blobs_extension` system key, which exists only once the Functions
 // host has started with the blob trigger loaded, and because Event Grid validates the endpoint
 // when the subscription is created. It is Bicep rather than an az CLI call so that the filter,
-// schema and retry policy are reviewed, what-if'd and redeployed like the rest of the
-// infrastructure. The workflow reads the key at deploy time and passes it as a secure
+// schema and retry policy are reviewed, compiled by `az bicep build` and redeployed like the rest
+// of the infrastructure. The workflow reads the key at deploy time and passes it as a secure
 // parameter: it is never stored in the repository, in GitHub or in the deployment history.
 targetScope = 'resourceGroup'
 
@@ -22,7 +22,10 @@ param blobsExtensionKey string
 @description('Name of the blob-trigger function, as registered by the Python v2 programming model.')
 param functionName string = 'process_image'
 
-@description('Container whose new blobs trigger the function.')
+@description('Container whose new blobs trigger the function (fixed, as main.bicep\'s imagesContainerName).')
+@allowed([
+  'images'
+])
 param containerName string = 'images'
 
 param subscriptionName string = 'images-to-process-image'

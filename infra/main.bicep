@@ -54,10 +54,19 @@ param maximumInstanceCount int = 10
 @description('Container that Flex Consumption deploys the code package to.')
 param deploymentContainerName string = 'deployment'
 
-@description('Container whose new blobs the process_image function classifies.')
+// The two names are fixed: the function app's code names them (function_app.py's trigger path
+// `images/{name}`, imageauth.blob.RESULTS_CONTAINER), so an override here would deploy containers
+// that nothing reads or writes.
+@description('Container whose new blobs the process_image function classifies (fixed: the code names it).')
+@allowed([
+  'images'
+])
 param imagesContainerName string = 'images'
 
-@description('Container that process_image writes its results to.')
+@description('Container that process_image writes its results to (fixed: the code names it).')
+@allowed([
+  'results'
+])
 param resultsContainerName string = 'results'
 
 @description('Days after which uploaded images and their results are deleted.')

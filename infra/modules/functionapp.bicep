@@ -47,9 +47,11 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
+    // Flex Consumption rejects (ARM error 51021) or ignores many App Service siteConfig
+    // properties (ftpsState, linuxFxVersion, alwaysOn, ...): FTP stays off through the `ftp`
+    // publishing policy below, the runtime is functionAppConfig's.
     siteConfig: {
       minTlsVersion: '1.2'
-      ftpsState: 'Disabled'
       http20Enabled: true
       cors: {
         allowedOrigins: allowedOrigins

@@ -73,6 +73,13 @@ def shared_key_problems(storage_text: str) -> list[str]:
     return problems
 
 
+def param_allowed(text: str, name: str) -> list[str] | None:
+    """The values of the `@allowed([...])` decorator right above `param <name>`, unquoted; None if it has none."""
+    pattern = rf"@allowed\(\[([^\]]*)\]\)\s*(?:@\w+\([^)]*\)\s*)*param\s+{re.escape(name)}\b"
+    match = re.search(pattern, strip_comments(text))
+    return [value.strip("'") for value in match.group(1).split()] if match else None
+
+
 def param_default(text: str, name: str) -> str | None:
     """The default of `param <name> <type> = <literal>`, without quotes; None if absent."""
     match = re.search(rf"^\s*param\s+{re.escape(name)}\s+\w+\s*=\s*(.+?)\s*$", strip_comments(text), re.MULTILINE)

@@ -18,6 +18,7 @@ from bicep_checks import (
     module_problems,
     object_keys,
     outputs,
+    param_allowed,
     param_default,
     read,
     resources,
@@ -86,6 +87,16 @@ def test_containers_are_deployment_images_results():
     assert defaults == {"deployment": "deployment", "images": "images", "results": "results"}
     created = re.search(r"containerNames:\s*\[(.*?)\]", strip_comments(main), re.DOTALL).group(1).split()
     assert created == ["deploymentContainerName", "imagesContainerName", "resultsContainerName"]
+    # The code names `images` and `results`: an override would create containers nothing uses.
+    assert param_allowed(main, "imagesContainerName") == ["images"]
+    assert param_allowed(main, "resultsContainerName") == ["results"]
+    assert param_allowed(read(INFRA / "eventgrid.bicep"), "containerName") == ["images"]
+
+
+def test_param_allowed_reads_the_decorator_of_that_param_only():
+    text = "@allowed([\n  'a'\n  'b'\n])\n@description('x')\nparam first string = 'a'\nparam second string = 'b'\n"
+    assert param_allowed(text, "first") == ["a", "b"]
+    assert param_allowed(text, "second") is None
 
 
 def test_function_app_is_flex_consumption_python_https_only():
@@ -95,7 +106,6 @@ def test_function_app_is_flex_consumption_python_https_only():
         "name: 'FC1'",
         "httpsOnly: true",
         "minTlsVersion: '1.2'",
-        "ftpsState: 'Disabled'",
         "name: 'python'",
         "version: pythonVersion",
         "instanceMemoryMB: instanceMemoryMB",
@@ -104,6 +114,10 @@ def test_function_app_is_flex_consumption_python_https_only():
         "allowedOrigins: allowedOrigins",
     ):
         assert expected in code, expected
+    # App Service site properties that Flex Consumption rejects with ARM error 51021 (or ignores).
+    for rejected in ("ftpsState", "linuxFxVersion", "alwaysOn", "use32BitWorkerProcess", "netFrameworkVersion"):
+        assert rejected not in code, rejected
+    assert re.search(r"name: 'ftp'\s*properties: \{\s*allow: false", code), "FTP publishing must stay off"
     main = read(MAIN)
     assert param_default(main, "instanceMemoryMB") == "2048"
     assert param_default(main, "maximumInstanceCount") is not None

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from credentials import encode, photo, sign
+from script_loader import load_script
 from serving_helpers import REPO_ROOT
 from urllib3 import encode_multipart_formdata
 
@@ -31,6 +32,8 @@ from imageauth.settings import Settings
 FUNCTION_APP_DIR = REPO_ROOT / "function_app"
 PACKAGES = Path(".python_packages") / "lib" / "site-packages"
 PRUNE_SCRIPT = REPO_ROOT / "scripts" / "prune_packages.py"
+INSTALL_SCRIPT = REPO_ROOT / "scripts" / "install_package_deps.py"
+INSTALL = load_script("scripts/install_package_deps.py")
 # The deploy workflow's bytecode step, run in function_app/ (deploy.yml says why).
 COMPILE = ["-m", "compileall", "-q", "-f", "-j", "0", "--invalidation-mode", "unchecked-hash", "."]
 UNCHECKED_HASH_FLAGS = 0b01  # PEP 552: hash-based, sources not checked
@@ -44,6 +47,8 @@ sys.path[:0] = [app_root, packages]
 import azure.functions as func
 import function_app
 import imageauth
+import azure.identity, azure.storage.blob  # the blob trigger's SDK, cryptography's native module with it
+from cryptography.hazmat.bindings import _rust
 handler = {f.get_function_name(): f for f in function_app.app.get_functions()}["http_app_func"].get_user_function()
 request = func.HttpRequest(method="POST", url="http://localhost/api/predict",
                            headers={"Content-Type": content_type}, body=open(body_path, "rb").read())
@@ -54,6 +59,7 @@ print(json.dumps({
     "imageauth": imageauth.__path__[0],
     "c2pa": getattr(sys.modules.get("c2pa"), "__file__", None),
     "pi_heif": getattr(sys.modules.get("pi_heif"), "__file__", None),
+    "cryptography": _rust.__file__,
     "tensorflow": [name for name in ("tensorflow", "keras", "tf_keras") if importlib.util.find_spec(name)],
     "sources": [m.__file__ for m in list(sys.modules.values()) if str(getattr(m, "__file__", "")).endswith(".py")],
 }))
@@ -64,12 +70,28 @@ def build_package(target: Path) -> None:
     ignored = [line.strip().rstrip("/") for line in (FUNCTION_APP_DIR / ".funcignore").read_text().splitlines()]
     patterns = [line for line in ignored if line and not line.startswith("#")]
     shutil.copytree(FUNCTION_APP_DIR, target, ignore=shutil.ignore_patterns(*patterns))
-    pip = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "--quiet", "--no-compile"]
-    pip += ["--target", str(target / PACKAGES), "-r", str(target / "requirements.txt")]
-    subprocess.run(pip, check=True, timeout=900)
+    # What the deploy workflow runs: wheels for the runtime's Python and glibc (scripts/install_package_deps.py).
+    install = [sys.executable, str(INSTALL_SCRIPT), str(target / "requirements.txt"), str(target / PACKAGES)]
+    subprocess.run(install, check=True, timeout=900, stdout=subprocess.DEVNULL)
     # What the deploy workflow runs next: build artefacts out (scripts/prune_packages.py).
     subprocess.run([sys.executable, str(PRUNE_SCRIPT), str(target / PACKAGES)], check=True, timeout=60)
     subprocess.run([sys.executable, *COMPILE], cwd=target, check=True, timeout=600)
+
+
+def wheel_tags(site_packages: Path) -> dict[str, list[str]]:
+    """Each installed distribution's wheel tags, from its `*.dist-info/WHEEL` (pip --target keeps them)."""
+    tags = {}
+    for wheel in site_packages.glob("*.dist-info/WHEEL"):
+        name = wheel.parent.name.split("-")[0].lower().replace("_", "-")
+        lines = wheel.read_text().splitlines()
+        tags[name] = [line.split(":", 1)[1].strip() for line in lines if line.startswith("Tag:")]
+    return tags
+
+
+def glibc_minors(tags: list[str]) -> list[int]:
+    """The glibc minor version each `manylinux_2_X` platform tag needs (legacy manylinux names: 17 or less)."""
+    platforms = [tag.rsplit("-", 1)[-1] for tag in tags]
+    return [int(platform.split("_")[2]) for platform in platforms if platform.startswith("manylinux_2_")]
 
 
 def tree_size(path: Path) -> int:
@@ -107,6 +129,11 @@ def test_the_deploy_package_predicts_in_a_fresh_environment_without_tensorflow(t
     assert signed["verdict"] == "ai_generated_by_credentials", signed
     assert signed["evidence"][0]["status"] == "valid"
     assert not list(package.rglob("*.rlib")), "build artefacts must be pruned from the package"
+    # The blob path's native code loaded from the package, and every wheel loads on the runtime's glibc.
+    assert Path(probe["cryptography"]).resolve().is_relative_to((package / PACKAGES).resolve())
+    newest = {name: max(glibc_minors(tags), default=0) for name, tags in wheel_tags(package / PACKAGES).items()}
+    assert "cryptography" in newest and "numpy" in newest, newest
+    assert {name: minor for name, minor in newest.items() if minor > INSTALL.RUNTIME_GLIBC_MINOR} == {}
     # Every module the app imported from the package has bytecode that Python uses without a check.
     packaged = [Path(path) for path in probe["sources"] if Path(path).resolve().is_relative_to(package.resolve())]
     assert len(packaged) > 100 and any(path.name == "predict.py" for path in packaged)
@@ -148,3 +175,20 @@ def test_the_deploy_workflow_prunes_and_compiles_what_the_package_test_does():
     assert f"python {' '.join(COMPILE)}" in workflow
     zip_line = next(line for line in workflow.splitlines() if "zip -qr" in line)
     assert "__pycache__" not in zip_line, "the bytecode must go into the zip"
+
+
+def test_the_package_gets_wheels_for_the_runtime_not_the_build_machine():
+    """The workflow installs through the script, whose Python is the one the infrastructure runs,
+    and whose platforms stop at the runtime's glibc and include the in-between manylinux tags
+    (ai-edge-litert and numpy publish manylinux_2_27 wheels, which pip would not infer)."""
+    workflow = (REPO_ROOT / ".github" / "workflows" / "deploy.yml").read_text(encoding="utf-8")
+    assert "python ../scripts/install_package_deps.py requirements.txt .python_packages/lib/site-packages" in workflow
+    assert f'PYTHON_VERSION: "{INSTALL.PYTHON_VERSION}"' in workflow
+    bicep = (REPO_ROOT / "infra" / "main.bicep").read_text(encoding="utf-8")
+    assert f"param pythonVersion string = '{INSTALL.PYTHON_VERSION}'" in bicep
+    tags = INSTALL.platform_tags()
+    assert tags[0] == f"manylinux_2_{INSTALL.RUNTIME_GLIBC_MINOR}_x86_64"
+    assert {"manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux2014_x86_64"} <= set(tags)
+    assert max(glibc_minors([f"cp311-cp311-{tag}" for tag in tags])) == INSTALL.RUNTIME_GLIBC_MINOR
+    command = INSTALL.pip_command(Path("requirements.txt"), Path("target"))
+    assert "--only-binary=:all:" in command and command[command.index("--python-version") + 1] == "3.11"
