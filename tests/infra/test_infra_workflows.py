@@ -244,5 +244,8 @@ def test_training_proposes_the_model_in_a_pull_request():
     assert pull_request["body-path"] == "${{ runner.temp }}/summary.md"
     summary = job["steps"][step_index(job, mentions("dvc metrics diff"))]["run"]
     assert "$RUNNER_TEMP/summary.md" in summary and "GITHUB_STEP_SUMMARY" in summary
+    # The pull request says what the pre-registered shipping rule decides against main's model.
+    assert "git show origin/main:function_app/model/model.json" in summary
+    assert "python scripts/shipping_rule.py function_app/model/model.json --shipped" in summary
     assert job["steps"][0]["with"]["fetch-depth"] == 0  # origin/main must be there to diff against
     assert "git push" not in text
