@@ -4,19 +4,37 @@ import { API_BASE_URL, REQUEST_TIMEOUT_MS } from "./config.js";
 
 const BASE_URL = API_BASE_URL.replace(/\/+$/, "");
 
-/** A failed request. `kind` is "rejected" (the API refused this input), "server", "network",
- *  "timeout" or "cancelled"; only the last four are worth retrying. */
+// Only these statuses mean "the detector looked at this file and refused it" (docs/api.md). Any
+// other 4xx (401, 403, 404, 405…) says the page is pointed at the wrong place or not let in:
+// the file is not to blame, and trying again later may work.
+const REJECTING_STATUSES = new Set([400, 413, 415, 422]);
+// A busy detector (503, 429) is asked again this many times, after its Retry-After (seconds,
+// or an HTTP date), capped and defaulted here. A cross-origin API must list Retry-After in
+// Access-Control-Expose-Headers for the page to see it; without that, the default applies.
+export const BUSY_RETRIES = 2;
+const DEFAULT_RETRY_AFTER_MS = 1000;
+const MAX_RETRY_AFTER_MS = 10000;
+
+/** A failed request. `kind` is "rejected" (the API refused this input), "service" (the API
+ *  could not be used: wrong address, not allowed), "server", "network", "timeout" or
+ *  "cancelled"; all but "rejected" are worth retrying. */
 export class ApiError extends Error {
-  constructor(kind, code, message, status = null) {
+  constructor(kind, code, message, status = null, retryAfterMs = DEFAULT_RETRY_AFTER_MS) {
     super(message);
     this.name = "ApiError";
     this.kind = kind;
     this.code = code;
     this.status = status;
+    this.retryAfterMs = retryAfterMs;
   }
 
   get retryable() {
     return this.kind !== "rejected";
+  }
+
+  /** The detector is busy: worth asking again by itself, after `retryAfterMs`. */
+  get busy() {
+    return this.status === 503 || this.status === 429;
   }
 }
 
@@ -39,6 +57,54 @@ export async function predict(file, signal) {
     throw new ApiError("server", "bad_response", "The detector sent an answer this page does not understand.");
   }
   return { ...result, model_version: body.model_version ?? null };
+}
+
+/** `predict`, asked again up to BUSY_RETRIES times while the detector says it is busy;
+ *  `onBusy(error)` is called before each wait. */
+export async function predictPatiently(file, signal, onBusy) {
+  for (let retries = 0; ; retries += 1) {
+    try {
+      return await predict(file, signal);
+    } catch (error) {
+      if (!(error instanceof ApiError) || !error.busy || retries >= BUSY_RETRIES) {
+        throw error;
+      }
+      onBusy(error);
+      await pause(error.retryAfterMs, signal);
+    }
+  }
+}
+
+/** A Retry-After header value in milliseconds: seconds or an HTTP date, within 0–10 s; 1 s when
+ *  absent or unreadable. */
+export function retryDelayMs(value) {
+  const text = typeof value === "string" ? value.trim() : "";
+  let delay = DEFAULT_RETRY_AFTER_MS;
+  if (/^\d+$/.test(text)) {
+    delay = Number(text) * 1000;
+  } else if (text) {
+    const date = Date.parse(text);
+    delay = Number.isNaN(date) ? DEFAULT_RETRY_AFTER_MS : date - Date.now();
+  }
+  return Math.min(MAX_RETRY_AFTER_MS, Math.max(0, delay));
+}
+
+function pause(milliseconds, signal) {
+  return new Promise((resolve, reject) => {
+    const cancelled = () => {
+      clearTimeout(timer);
+      reject(new ApiError("cancelled", "cancelled", "The request was cancelled."));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", cancelled);
+      resolve();
+    }, milliseconds);
+    if (signal?.aborted) {
+      cancelled();
+    } else {
+      signal?.addEventListener("abort", cancelled, { once: true });
+    }
+  });
 }
 
 /** GET /api/model: the model card's fields with the served values (version, input size,
@@ -70,7 +136,7 @@ async function requestJson(path, options, outerSignal) {
     });
     const body = await readJson(response);
     if (!response.ok) {
-      throw errorFromResponse(response.status, body);
+      throw errorFromResponse(response, body);
     }
     if (body === null) {
       throw new ApiError("server", "bad_response", "The detector sent an answer this page does not understand.");
@@ -112,17 +178,21 @@ async function readJson(response) {
   }
 }
 
-function errorFromResponse(status, body) {
+function errorFromResponse(response, body) {
+  const { status } = response;
   const error = body && typeof body.error === "object" ? body.error : null;
   const code = typeof error?.code === "string" ? error.code : `http_${status}`;
-  if (status >= 500 || status === 429 || status === 408) {
-    const message = typeof error?.message === "string"
-      ? error.message
-      : `It answered with HTTP ${status}. Try again in a moment.`;
-    return new ApiError("server", code, message, status);
+  const apiMessage = typeof error?.message === "string" ? error.message : null;
+  if (REJECTING_STATUSES.has(status)) {
+    const message = apiMessage ?? `The detector answered with an error (HTTP ${status}).`;
+    return new ApiError("rejected", code, message, status);
   }
-  const message = typeof error?.message === "string"
-    ? error.message
-    : `The detector answered with an error (HTTP ${status}).`;
-  return new ApiError("rejected", code, message, status);
+  if (status >= 500 || status === 429 || status === 408) {
+    const message = apiMessage ?? `It answered with HTTP ${status}. Try again in a moment.`;
+    return new ApiError("server", code, message, status, retryDelayMs(response.headers.get("retry-after")));
+  }
+  // The API's own words for a 404 or 405 ("No such route") would read as if the image were at fault.
+  const message = `The detector service answered HTTP ${status}: this page may be pointed at the wrong `
+    + "address, or not be allowed to use it. Try again later.";
+  return new ApiError("service", code, message, status);
 }

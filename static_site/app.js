@@ -1,11 +1,11 @@
 // The upload page: takes images from the picker, drag and drop or the clipboard, sends each one to
 // the detector in its own request (so rows finish independently), and keeps the session's results.
 import { API_BASE_URL, MAX_PARALLEL_REQUESTS } from "./config.js";
-import { ApiError, getModelCard, predict } from "./api.js";
-import { el } from "./dom.js";
+import { ApiError, getModelCard, predictPatiently } from "./api.js";
+import { cleanText, el } from "./dom.js";
 import { download, toCsv, toJson } from "./export.js";
 import { describeLimits, renderModelNote, renderModelNoteError } from "./model-note.js";
-import { announcement, createRow, renderPreview, renderRow, verdictOf } from "./rows.js";
+import { announcement, createRow, isPending, renderPreview, renderRow, verdictOf } from "./rows.js";
 import { makeThumbnail } from "./thumbnail.js";
 
 const page = {
@@ -32,6 +32,8 @@ let maxBytes = null;
 function addFiles(files) {
   for (const file of files) {
     const entry = { id: nextId++, file, name: file.name || "unnamed", size: file.size, status: "waiting" };
+    // `name` is kept as it is for the downloads; `shownName` is what the page shows and reads out.
+    entry.shownName = cleanText(entry.name) || "unnamed";
     entry.controller = new AbortController();
     entries.push(entry);
     // A file over the API's size limit is refused here, rather than after uploading all of it.
@@ -41,7 +43,7 @@ function addFiles(files) {
       entry.error = new ApiError("rejected", "file_too_large", message);
     }
     page.rows.append(createRow(entry, retry));
-    makeThumbnail(file, `Preview of ${entry.name}`).then((preview) => {
+    makeThumbnail(file, `Preview of ${entry.shownName}`, entry.controller.signal).then((preview) => {
       entry.preview = preview;
       if (entries.includes(entry)) {
         renderPreview(entry);
@@ -65,11 +67,12 @@ function pump() {
 
 async function check(entry) {
   running += 1;
-  entry.status = "checking";
-  renderRow(entry);
-  updateToolbar();
+  setStatus(entry, "checking");
   try {
-    entry.result = await predict(entry.file, entry.controller.signal);
+    // A busy detector is asked again after its Retry-After; the row says so meanwhile. The slot
+    // stays taken while waiting, so a busy detector is not sent more work.
+    const onBusy = () => setStatus(entry, "busy");
+    entry.result = await predictPatiently(entry.file, entry.controller.signal, onBusy);
     entry.error = null;
     entry.status = "done";
   } catch (error) {
@@ -79,12 +82,38 @@ async function check(entry) {
   } finally {
     running -= 1;
   }
+  // Whatever happens while showing this row, the next image must still be sent.
+  try {
+    if (entries.includes(entry)) {
+      showFinished(entry);
+    }
+  } finally {
+    pump();
+  }
+}
+
+function setStatus(entry, status) {
+  entry.status = status;
   if (entries.includes(entry)) {
     renderRow(entry);
-    announce(announcement(entry));
     updateToolbar();
   }
-  pump();
+}
+
+function showFinished(entry) {
+  try {
+    renderRow(entry);
+    announce(announcement(entry));
+  } catch (error) {
+    // An answer this page cannot draw (a shape it does not expect) becomes an error on its own row.
+    console.warn("Could not show the detector's answer", error);
+    entry.status = "error";
+    entry.result = null;
+    entry.error = new ApiError("server", "display_error", "This page could not show the detector's answer.");
+    renderRow(entry);
+    announce(announcement(entry));
+  }
+  updateToolbar();
 }
 
 function retry(entry) {
@@ -136,7 +165,7 @@ function summarize() {
     [count(verdict("unsure")), "unsure"],
     [count(verdict("likely_real")), "likely real"],
     [count((e) => e.status === "error"), "not checked (error)"],
-    [count((e) => e.status === "waiting" || e.status === "checking"), "in progress"],
+    [count(isPending), "in progress"],
   ].filter(([number]) => number > 0);
   const total = `${entries.length} image${entries.length === 1 ? "" : "s"}`;
   return `${total}: ${parts.map(([number, text]) => `${number} ${text}`).join(", ")}.`;

@@ -14,10 +14,25 @@ const ICON_PATHS = {
   // A shield with a tick: signed Content Credentials.
   credentials: "M12 1L3 5v6c0 5.6 3.8 10.7 9 12 5.2-1.3 9-6.4 9-12V5l-9-4zm-1.6 15.2L6.6 12.4 8 11l2.4 2.4L16 7.8"
     + "l1.4 1.4-7 7z",
+  // A shield with an exclamation mark: Content Credentials that failed validation or could not be read.
+  "credentials-unverified": "M12 1L3 5v6c0 5.6 3.8 10.7 9 12 5.2-1.3 9-6.4 9-12V5l-9-4zm-1 5h2v7h-2zm0 9h2v2h-2z",
   // A tag: metadata written into the file.
   metadata: "M21.4 11.6l-9-9C12 2.2 11.5 2 11 2H4c-1.1 0-2 .9-2 2v7c0 .6.2 1.1.6 1.4l9 9c.4.4.9.6 1.4.6s1-.2 1.4-.6"
     + "l7-7c.4-.4.6-.9.6-1.4s-.2-1-.6-1.4zM5.5 7C4.7 7 4 6.3 4 5.5S4.7 4 5.5 4 7 4.7 7 5.5 6.3 7 5.5 7z",
 };
+
+// Bidirectional formatting characters (embeddings, overrides, isolates, marks), control characters
+// and line or paragraph separators. A name taken from a file could use them to reverse or hide the
+// words shown after it ("Nikon" + U+202E + "...").
+const UNSAFE_TEXT = /[\p{Cc}\u061C\u200E\u200F\u2028\u2029\u202A-\u202E\u2066-\u2069]/gu;
+
+/** A string from an uploaded file, fit to show: formatting controls removed; "" for a non-string. */
+export function cleanText(value) {
+  if (typeof value !== "string" && typeof value !== "number") {
+    return "";
+  }
+  return String(value).replace(UNSAFE_TEXT, "").trim();
+}
 
 /** Create an element; `text` sets textContent, `attrs` sets attributes. */
 export function el(tag, { className, text, attrs } = {}, children = []) {

@@ -1,37 +1,74 @@
 // What the file itself says about where it came from (the API's `evidence`: C2PA Content Credentials
 // and generator metadata), in plain words. Signed and unsigned evidence are told apart in every line;
 // docs/evidence.md says what each kind proves and what it does not.
-import { el, icon } from "./dom.js";
+//
+// Signer and generator names are written by whoever made the file. Each sentence is built from
+// parts: plain words, and names ({ name }) that are cleaned of bidirectional and control characters
+// and shown in a <bdi> of their own, always after the words that qualify them ("signer not
+// verified: …"), so a name cannot reorder, hide or seem to answer the page's own words.
+import { cleanText, el, icon } from "./dom.js";
 
-/** One line for one evidence entry, and whether it points to AI ("ai"), capture ("capture") or neither. */
+/** One entry in words: `parts` (strings and { name }), `text` (the same, flat), `tone` ("ai",
+ *  "capture" or "none") and `icon`; null for an entry that is not an object. */
 export function describeEvidence(entry) {
-  if (entry.kind === "c2pa") {
-    if (entry.status === "unreadable") {
-      return { text: "Content Credentials found but unreadable — they prove nothing", tone: "none" };
-    }
-    if (entry.status !== "valid") {
-      return { text: "Content Credentials found but broken (changed after signing) — they prove nothing", tone: "none" };
-    }
-    const signedBy = `signed by ${entry.signer || "an unnamed signer"}${entry.trusted ? "" : " (signer not verified)"}`;
-    if (entry.ai_generated === true) {
-      const generator = entry.generator ? ` (${entry.generator})` : "";
-      return { text: `Content Credentials say this ${credentialsSay(entry)}${generator} — ${signedBy}`, tone: "ai" };
-    }
-    if (entry.ai_generated === false) {
-      return { text: `Content Credentials say this was captured by a camera — ${signedBy}`, tone: "capture" };
-    }
-    return { text: `Content Credentials found; they do not say how it was made — ${signedBy}`, tone: "none" };
+  if (!entry || typeof entry !== "object" || Array.isArray(entry)) {
+    return null;
   }
+  const credentials = entry.kind === "c2pa";
+  const { parts, tone } = credentials ? describeCredentials(entry) : describeMetadata(entry);
+  const text = parts.map((part) => (typeof part === "string" ? part : part.name)).join("");
+  // The shield with a tick is for a signature that validated; one that did not proves nothing.
+  const iconName = !credentials ? "metadata" : entry.status === "valid" ? "credentials" : "credentials-unverified";
+  return { parts, text, tone, icon: iconName };
+}
+
+function describeCredentials(entry) {
+  if (entry.status === "unreadable") {
+    return { parts: ["Content Credentials found but unreadable — they prove nothing"], tone: "none" };
+  }
+  if (entry.status !== "valid") {
+    const broken = "Content Credentials found but broken (changed after signing) — they prove nothing";
+    return { parts: [broken], tone: "none" };
+  }
+  const signer = signedBy(entry);
   if (entry.ai_generated === true) {
-    const found = entry.generator
-      ? `Generator settings found in the file (${entry.generator})`
-      : "The file's metadata says it was AI-generated";
-    return { text: `${found} — unsigned`, tone: "ai" };
+    const says = `Content Credentials say this ${credentialsSay(entry)}`;
+    return { parts: [says, ...named(" (", entry.generator, ")"), " — ", ...signer], tone: "ai" };
   }
   if (entry.ai_generated === false) {
-    return { text: "The file's metadata says it was captured by a camera — unsigned", tone: "capture" };
+    // Anyone can sign "captured by a camera" with a certificate of their own: only a signer on the
+    // service's trust list earns the "real" colour.
+    const tone = entry.trusted === true ? "capture" : "none";
+    return { parts: ["Content Credentials say this was captured by a camera — ", ...signer], tone };
   }
-  return { text: "The file's metadata mentions its origin — unsigned", tone: "none" };
+  return { parts: ["Content Credentials found; they do not say how it was made — ", ...signer], tone: "none" };
+}
+
+// Unsigned metadata can be written by anyone, so a capture claim there never gets the "real" colour.
+function describeMetadata(entry) {
+  if (entry.ai_generated === true) {
+    const generator = named("Unsigned generator settings found in the file (", entry.generator, ")");
+    const parts = generator.length ? generator : ["The file's unsigned metadata says it was AI-generated"];
+    return { parts, tone: "ai" };
+  }
+  if (entry.ai_generated === false) {
+    return { parts: ["The file's unsigned metadata says it was captured by a camera"], tone: "none" };
+  }
+  return { parts: ["The file's unsigned metadata mentions its origin"], tone: "none" };
+}
+
+function signedBy(entry) {
+  const signer = cleanText(entry.signer);
+  if (entry.trusted === true) {
+    return signer ? ["signed by ", { name: signer }] : ["signed by an unnamed signer"];
+  }
+  return signer ? ["signer not verified: ", { name: signer }] : ["signer not verified, and unnamed"];
+}
+
+/** [before, { name }, after] for a name from the file, or [] when it has none worth showing. */
+function named(before, value, after) {
+  const name = cleanText(value);
+  return name ? [before, { name }, after] : [];
 }
 
 /** What valid Content Credentials that point to AI say, by the source type and ingredient that decided. */
@@ -48,17 +85,24 @@ function credentialsSay(entry) {
   return "was made with an AI generator";
 }
 
+function described(evidence) {
+  return Array.isArray(evidence) ? evidence.map(describeEvidence).filter(Boolean) : [];
+}
+
 /** The evidence as a list, shown above the verdict; null when there is none. */
 export function renderEvidence(evidence) {
-  if (!Array.isArray(evidence) || evidence.length === 0) {
+  const lines = described(evidence);
+  if (lines.length === 0) {
     return null;
   }
-  const items = evidence.map((entry) => {
-    const { text, tone } = describeEvidence(entry);
-    const kind = entry.kind === "c2pa" ? "credentials" : "metadata";
+  const items = lines.map(({ parts, tone, icon: iconName }) => {
+    const kind = iconName === "metadata" ? "metadata" : "credentials";
+    const words = parts.map((part) => (typeof part === "string"
+      ? document.createTextNode(part)
+      : el("bdi", { className: "evidence-name", text: part.name })));
     return el("li", { className: `evidence-item evidence-${kind} tone-${tone}` }, [
-      icon(kind === "credentials" ? "credentials" : "metadata"),
-      el("span", { className: "evidence-text", text }),
+      icon(iconName),
+      el("span", { className: "evidence-text" }, words),
     ]);
   });
   return el("ul", { className: "evidence", attrs: { "aria-label": "Evidence in the file" } }, items);
@@ -66,5 +110,5 @@ export function renderEvidence(evidence) {
 
 /** All entries in one short string, for the CSV download and the live region. */
 export function evidenceSummary(evidence) {
-  return Array.isArray(evidence) ? evidence.map((entry) => describeEvidence(entry).text).join("; ") : "";
+  return described(evidence).map((line) => line.text).join("; ");
 }

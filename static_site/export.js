@@ -36,7 +36,9 @@ export function toCsv(entries) {
     const record = toRecord(entry);
     lines.push(CSV_COLUMNS.map((column) => csvCell(record[column])).join(","));
   }
-  return `${lines.join("\r\n")}\r\n`;
+  // The byte-order mark makes Excel read the file as UTF-8; without it, it uses the local code
+  // page and mangles every non-ASCII file name.
+  return `\uFEFF${lines.join("\r\n")}\r\n`;
 }
 
 export function toJson(entries, apiBaseUrl) {
@@ -62,7 +64,8 @@ export function download(text, filename, type) {
 }
 
 function csvCell(value) {
-  if (value === null || value === undefined) {
+  // Only plain values are written: anything else in an answer is not this page's to interpret.
+  if (!["string", "number", "boolean"].includes(typeof value)) {
     return "";
   }
   let text = String(value);

@@ -18,36 +18,60 @@ const VERDICT_STYLE = {
   unsure: { className: "verdict-unsure", icon: "unsure", bar: "is-unsure" },
   likely_real: { className: "verdict-real", icon: "real", bar: "is-real" },
 };
-// An API without `verdict` (older than docs/api.md's) still gets words from its label.
-const LABEL_VERDICT = { fake: "likely_ai", real: "likely_real" };
+// Said under a result whose `verdict` is missing or unknown, shown as "Unsure".
+const UNKNOWN_VERDICT_NOTE = "The detector's answer has no verdict this page knows, so it is shown as Unsure.";
 
 // Within this distance of the threshold a verdict is marked as a close call.
 const CLOSE_CALL_MARGIN = 0.1;
 
-/** The verdict code of a result: the API's `verdict`, else one derived from `label`. */
+/** The verdict code of a result: the API's `verdict` when the page knows it, else "unsure".
+ *  There is no fallback to `label`: the page and the API are deployed together, so a result
+ *  without a known verdict is a bug or a newer API, and must never be shown as an accusation. */
 export function verdictOf(result) {
-  return VERDICT_TEXT[result.verdict] ? result.verdict : (LABEL_VERDICT[result.label] ?? "unsure");
+  return knowsVerdict(result) ? result.verdict : "unsure";
 }
 
-// What each API error code means, in words; the API's own message is shown under it.
+function knowsVerdict(result) {
+  return typeof result?.verdict === "string" && Object.hasOwn(VERDICT_TEXT, result.verdict);
+}
+
+// What each error code means, in words; the message is shown under it. Every code in docs/api.md's
+// error table has one (tests/site/test_site_config.py checks), then the page's own codes.
 const ERROR_TITLES = {
   empty_file: "This file is empty",
   file_too_large: "This file is too large",
-  request_too_large: "This upload is too large",
   too_many_pixels: "This image has too many pixels",
+  decode_too_large: "This image is too large to decode",
+  image_too_complex: "This image is too complex to decode",
+  extreme_aspect_ratio: "This image is too long and thin to judge",
   unsupported_media_type: "Not an image the detector can read",
   undecodable_image: "This image is damaged or incomplete",
   no_file: "The image did not reach the detector",
   too_many_files: "Too many images in one upload",
+  request_too_large: "This upload is too large",
+  unsupported_content_type: "The upload was not sent as an image",
+  malformed_request: "The upload arrived garbled",
+  not_found: "The detector service was not found at its address",
+  method_not_allowed: "The detector service refused this kind of request",
+  model_unavailable: "The detector's model is not available",
+  overloaded: "The detector is busy",
+  deadline_exceeded: "The detector ran out of time for this image",
+  name_too_long: "The file name is too long",
+  internal_error: "The detector had a problem",
+  unreadable_file: "The file could not be read",
   network_error: "Could not reach the detector",
   timeout: "The detector took too long",
+  bad_response: "The detector's answer could not be read",
+  display_error: "This page could not show the result",
+  cancelled: "The check was cancelled",
 };
 
 /** Build the <tr> for a new entry; `onRetry(entry)` is called by its Retry button. */
 export function createRow(entry, onRetry) {
   const previewCell = el("td", { className: "cell-preview" });
+  // The name is the user's file's: shown without formatting controls, isolated from the text around it.
   const nameCell = el("td", { className: "cell-file" }, [
-    el("span", { className: "file-name", text: entry.name }),
+    el("bdi", { className: "file-name", text: entry.shownName }),
     el("span", { className: "file-meta" }),
   ]);
   const verdictCell = el("td", { className: "cell-verdict", attrs: { tabindex: "-1" } });
@@ -77,12 +101,14 @@ export function renderPreview(entry) {
 export function renderRow(entry) {
   const { row } = entry;
   row.dataset.status = entry.status;
-  row.setAttribute("aria-busy", String(entry.status === "waiting" || entry.status === "checking"));
+  row.setAttribute("aria-busy", String(isPending(entry)));
   const cell = row.querySelector(".cell-verdict");
   if (entry.status === "waiting") {
     cell.replaceChildren(stateLine("Waiting…", false));
   } else if (entry.status === "checking") {
     cell.replaceChildren(stateLine("Checking…", true));
+  } else if (entry.status === "busy") {
+    cell.replaceChildren(stateLine("Busy, retrying…", true));
   } else if (entry.status === "done") {
     cell.replaceChildren(...verdictContent(entry.result));
   } else {
@@ -91,31 +117,50 @@ export function renderRow(entry) {
   renderFileMeta(entry);
 }
 
+/** Waiting for its turn, being checked, or waiting to be asked again. */
+export function isPending(entry) {
+  return entry.status === "waiting" || entry.status === "checking" || entry.status === "busy";
+}
+
 /** The sentence the live region reads for a finished entry. */
 export function announcement(entry) {
   if (entry.status === "done") {
     const { result } = entry;
     const evidence = evidenceSummary(result.evidence);
-    return `${entry.name}: ${VERDICT_TEXT[verdictOf(result)]}, `
+    const note = noteOf(result);
+    return `${entry.shownName}: ${VERDICT_TEXT[verdictOf(result)]}, `
       + `${formatPercent(result.probability_fake)} probability of being AI-generated.`
       + (isCloseCall(result) ? " A close call." : "")
       + (evidence ? ` ${evidence}.` : "")
-      + (result.note ? ` ${result.note}` : "");
+      + (note ? ` ${note}` : "");
   }
-  return `${entry.name}: ${errorTitle(entry.error)}. ${entry.error.message}`;
+  return `${entry.shownName}: ${errorTitle(entry.error)}. ${entry.error.message}`;
 }
 
 export function errorTitle(error) {
-  if (ERROR_TITLES[error.code]) {
+  if (Object.hasOwn(ERROR_TITLES, error.code)) {
     return ERROR_TITLES[error.code];
   }
-  return error.kind === "server" ? "The detector had a problem" : "The detector could not check this file";
+  if (error.status === 429) {
+    return ERROR_TITLES.overloaded;
+  }
+  if (error.kind === "service") {
+    return "Could not use the detector service";
+  }
+  return error.kind === "rejected" ? "The detector could not check this file" : "The detector had a problem";
 }
 
+/** The API's note, plus a word when the verdict is one the page does not know. */
+function noteOf(result) {
+  const parts = [result.note, knowsVerdict(result) ? null : UNKNOWN_VERDICT_NOTE].filter(Boolean);
+  return parts.join(" ");
+}
+
+// The pixel size is the API's (after EXIF orientation): previews are decoded already shrunk.
 function renderFileMeta(entry) {
   const parts = [formatBytes(entry.size)];
-  const width = entry.result?.width ?? entry.preview?.width;
-  const height = entry.result?.height ?? entry.preview?.height;
+  const width = entry.result?.width;
+  const height = entry.result?.height;
   if (width && height) {
     parts.push(`${width} × ${height} px`);
   }
@@ -137,7 +182,8 @@ function isCloseCall(result) {
 }
 
 function decidedByEvidence(result) {
-  return (result.evidence ?? []).some((entry) => entry.ai_generated === true && entry.status !== "invalid"
+  const evidence = Array.isArray(result.evidence) ? result.evidence : [];
+  return evidence.some((entry) => entry?.ai_generated === true && entry.status !== "invalid"
     && entry.status !== "unreadable");
 }
 
@@ -153,7 +199,8 @@ function verdictContent(result) {
   if (isCloseCall(result)) {
     verdict.append(el("span", { className: "close-call", text: "close call" }));
   }
-  const note = result.note ? el("p", { className: "verdict-note", text: result.note }) : null;
+  const noteText = noteOf(result);
+  const note = noteText ? el("p", { className: "verdict-note", text: noteText }) : null;
   const bar = el("div", { className: `probability-bar ${style.bar}` }, [
     el("span", { className: "probability-fill" }),
     el("span", { className: "probability-threshold" }),
@@ -186,7 +233,7 @@ function errorContent(entry) {
   ];
   if (error.retryable) {
     const retry = el("button", { className: "retry secondary", text: "Retry", attrs: { type: "button" } });
-    retry.setAttribute("aria-label", `Retry ${entry.name}`);
+    retry.setAttribute("aria-label", `Retry ${entry.shownName}`);
     retry.addEventListener("click", () => entry.onRetry(entry));
     children.push(retry);
   }

@@ -18,6 +18,11 @@ The answers uvicorn itself gives above the app (a request that is not HTTP, a
 header block over the limit, a request past the connection cap) carry the
 app's JSON error body instead of uvicorn's plain text, so a client parses one
 shape whoever answered.
+
+The page's responses carry the security headers that Azure Static Web Apps
+sends for it, read from the page's own `staticwebapp.config.json`
+(`globalHeaders`, and the `headers` of its exact `routes`), so the local page
+runs under the same Content-Security-Policy as the deployed one.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import json
 import logging
 from pathlib import Path
 
@@ -32,8 +38,10 @@ import h11
 import uvicorn
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.routing import Match, Mount
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from imageauth.admission import RETRY_AFTER_S
@@ -44,6 +52,8 @@ from imageauth.settings import Settings
 
 # function_app/imageauth/serve.py -> the repository root, where the page lives.
 DEFAULT_STATIC_DIR = Path(__file__).resolve().parents[2] / "static_site"
+# The page's Azure Static Web Apps configuration, in the page's folder.
+SITE_CONFIG_NAME = "staticwebapp.config.json"
 KEEP_ALIVE_S = 5
 HEADER_TIMEOUT_S = 10.0
 BODY_IDLE_TIMEOUT_S = 15.0
@@ -155,6 +165,52 @@ class SiteMount(Mount):
         return super().matches(scope)
 
 
+def site_headers(static_dir: Path) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """The headers `staticwebapp.config.json` in `static_dir` gives the page: those for every response,
+    and those per route (exact paths only; the file has no wildcard routes). None without the file."""
+    path = static_dir / SITE_CONFIG_NAME
+    if not path.is_file():
+        return {}, {}
+    config = json.loads(path.read_text(encoding="utf-8"))
+    global_headers = {str(name): str(value) for name, value in config.get("globalHeaders", {}).items()}
+    route_headers = {
+        str(route["route"]): {str(name): str(value) for name, value in route["headers"].items()}
+        for route in config.get("routes", [])
+        if "route" in route and "headers" in route
+    }
+    return global_headers, route_headers
+
+
+class SiteHeaders:
+    """An ASGI wrapper that adds the page's security headers to every response of the page's app."""
+
+    def __init__(self, app: ASGIApp, global_headers: dict[str, str], route_headers: dict[str, dict[str, str]]):
+        self.app = app
+        self.global_headers = global_headers
+        self.route_headers = route_headers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = {**self.global_headers, **self.route_headers.get(scope.get("path", ""), {})}
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in extra.items():
+                    headers[name] = value
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except HTTPException as error:
+            # StaticFiles raises its 404 (and 405) for the app's handler to answer in JSON: that
+            # answer is the page's too, and gets the headers through the exception.
+            error.headers = {**(error.headers or {}), **extra}
+            raise
+
+
 def timed_protocol(
     header_timeout_s: float, body_idle_timeout_s: float, max_connections: int = MAX_CONNECTIONS
 ) -> type[TimedH11Protocol]:
@@ -174,7 +230,8 @@ def build_app(model_dir: Path | None = None, static_dir: Path | None = DEFAULT_S
         settings = dataclasses.replace(settings, model_dir=model_dir)
     app = create_app(settings)
     if static_dir is not None and static_dir.is_dir():
-        app.router.routes.append(SiteMount("/", app=StaticFiles(directory=static_dir, html=True), name="site"))
+        site = SiteHeaders(StaticFiles(directory=static_dir, html=True), *site_headers(static_dir))
+        app.router.routes.append(SiteMount("/", app=site, name="site"))
     return app
 
 

@@ -71,3 +71,37 @@ def test_settings_that_would_fail_every_request_stop_the_server_at_startup(tmp_p
             process.wait(timeout=10)
     assert process.returncode != 0
     assert named in log_path.read_text()
+
+
+def test_the_local_page_carries_the_headers_of_its_static_web_app_config(tmp_path):
+    """The page's responses get `staticwebapp.config.json`'s headers, read from the file itself."""
+    import json
+    import shutil
+
+    from serving_helpers import ServerThread
+
+    from imageauth.serve import build_app
+
+    site = tmp_path / "static_site"
+    shutil.copytree(REPO_ROOT / "static_site", site)
+    config_path = site / "staticwebapp.config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    committed = dict(config["globalHeaders"])
+    # A header only this copy has: it can only arrive if the server reads the file.
+    config["globalHeaders"]["X-Imageauth-Test"] = "read from the file"
+    config_path.write_text(json.dumps(config), encoding="utf-8")
+    csp = committed["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in csp and committed["X-Content-Type-Options"] == "nosniff"
+
+    with ServerThread(build_app(static_dir=site)) as running:
+        for path in ("/", "/app.js", "/style.css", "/config.js", "/missing.html"):
+            response = httpx.get(f"{running.base_url}{path}")
+            assert response.status_code == (404 if path == "/missing.html" else 200)
+            for name, value in {**committed, "X-Imageauth-Test": "read from the file"}.items():
+                assert response.headers.get(name) == value, (path, name)
+        # The config's per-route headers too: config.js must not be cached across a redeploy.
+        assert httpx.get(f"{running.base_url}/config.js").headers["Cache-Control"] == "no-cache"
+        assert "Cache-Control" not in httpx.get(f"{running.base_url}/app.js").headers
+        # The API answers as before: the page's headers belong to the page's responses.
+        health = httpx.get(f"{running.base_url}/api/health")
+        assert health.status_code == 200 and "X-Imageauth-Test" not in health.headers

@@ -1,7 +1,8 @@
 """Fixtures for the browser tests: the real local server, headless Chromium, and test images.
 
-The page is tested against `python -m imageauth.serve` with the bundled model, never a mocked
-API, and every number the page shows is compared with what the API returns for the same bytes.
+The page is tested against `python -m imageauth.serve` with the bundled model, and every number
+the page shows is compared with what the API returns for the same bytes; only answers the real API
+cannot give are crafted, with `page.route` (crafted.py).
 Chromium comes from the distribution (`apt-get install -y chromium`): Playwright's own browser
 download is not reachable from the machines this project runs on.
 """

@@ -112,7 +112,7 @@ def test_three_images_three_rows_and_downloads(site: Page, server, images: dict[
 
     with site.expect_download() as download_info:
         site.get_by_role("button", name="Download CSV").click()
-    rows = list(csv.DictReader(io.StringIO(Path(download_info.value.path()).read_text(encoding="utf-8"))))
+    rows = list(csv.DictReader(io.StringIO(Path(download_info.value.path()).read_text(encoding="utf-8-sig"))))
     assert [row["filename"] for row in rows] == [path.name for path in paths]
     for row, path in zip(rows, paths, strict=True):
         assert float(row["probability_fake"]) == expected[path.name]["probability_fake"]

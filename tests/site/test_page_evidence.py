@@ -61,13 +61,13 @@ def test_each_state_matches_the_api(site: Page, server, evidence_images: dict[st
     expect(first).to_have_class("evidence")
     expect(credentials.locator(".evidence-item")).to_have_text(
         "Content Credentials say this was made with an AI generator (Test Image Generator 2) — "
-        "signed by imageauth test signer (signer not verified)"
+        "signer not verified: imageauth test signer"
     )
     expect(credentials.locator(".verdict")).to_have_class("verdict verdict-credentials")
 
     metadata = result_row(site, evidence_images["metadata"].name)
     expect(metadata.locator(".evidence-item")).to_have_text(
-        "Generator settings found in the file (AUTOMATIC1111) — unsigned"
+        "Unsigned generator settings found in the file (AUTOMATIC1111)"
     )
     expect(metadata.locator(".verdict-text")).to_have_text(VERDICT_TEXT["likely_ai"])
 
@@ -89,7 +89,7 @@ def test_a_composite_is_not_called_a_generated_image(site: Page, server, tmp_pat
     assert_row_matches_api(row, expected)
     expect(row.locator(".evidence-item")).to_have_text(
         "Content Credentials say this includes AI-generated content (Fill 3) — "
-        "signed by imageauth test signer (signer not verified)"
+        "signer not verified: imageauth test signer"
     )
     expect(row.locator(".verdict")).to_have_class("verdict verdict-credentials")
 
@@ -125,13 +125,15 @@ def test_downloads_carry_verdict_note_and_evidence(site: Page, server, evidence_
     expected = {path.name: api_result(server, path) for path in paths}
     with site.expect_download() as download_info:
         site.get_by_role("button", name="Download CSV").click()
-    rows = {row["filename"]: row for row in csv.DictReader(io.StringIO(Path(download_info.value.path()).read_text()))}
+    text = Path(download_info.value.path()).read_text(encoding="utf-8-sig")
+    rows = {row["filename"]: row for row in csv.DictReader(io.StringIO(text))}
     for path in paths:
         row, item = rows[path.name], expected[path.name]
         assert row["verdict"] == item["verdict"] and row["verdict_text"] == VERDICT_TEXT[item["verdict"]]
         assert row["note"] == (item["note"] or "")
     assert rows[evidence_images["credentials"].name]["evidence"].startswith("Content Credentials say this was made")
-    assert rows[evidence_images["metadata"].name]["evidence"].endswith("(AUTOMATIC1111) — unsigned")
+    metadata = rows[evidence_images["metadata"].name]["evidence"]
+    assert metadata == "Unsigned generator settings found in the file (AUTOMATIC1111)"
     assert rows[evidence_images["large_photo"].name]["evidence"] == ""
     with site.expect_download() as download_info:
         site.get_by_role("button", name="Download JSON").click()

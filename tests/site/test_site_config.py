@@ -87,3 +87,20 @@ def test_deploy_script_points_both_policies_and_config_at_the_api(tmp_path: Path
     meta = directives(meta_policy(site_copy / "index.html"))
     assert header["connect-src"].split() == ["'self'", origin]
     assert meta["connect-src"].split() == ["'self'", origin]
+
+
+def documented_error_codes() -> set[str]:
+    """Every code in the error table of docs/api.md."""
+    api = (SITE.parent / "docs" / "api.md").read_text(encoding="utf-8")
+    errors = api.split("\n## Errors\n", 1)[1].split("\n## ", 1)[0]
+    return set(re.findall(r"^\| `([a-z_]+)` \|", errors, re.MULTILINE))
+
+
+def test_every_documented_error_code_has_a_title_on_the_page() -> None:
+    rows = (SITE / "rows.js").read_text(encoding="utf-8")
+    block = re.search(r"const ERROR_TITLES = \{(.*?)\n\};", rows, re.DOTALL)
+    assert block, "rows.js has no ERROR_TITLES"
+    titled = set(re.findall(r"^\s+([a-z_]+):", block.group(1), re.MULTILINE))
+    codes = documented_error_codes()
+    assert {"overloaded", "decode_too_large", "image_too_complex"} <= codes
+    assert codes - titled == set()
