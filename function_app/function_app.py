@@ -5,7 +5,13 @@
 - Blob: `process_image` runs on every image written to `images/{name}` (Event
   Grid source, as the Flex Consumption plan requires) and writes
   `results/{name}.json`. A bad image gets an error result; only a failure to
-  write the result raises, so that the platform retries it.
+  read the image or write the result raises, so that the platform retries it.
+  The trigger binds to a `BlobClient` (the SDK-type binding of
+  azurefunctions-extensions-bindings-blob), not to the blob's bytes: with an
+  `InputStream` the host downloads the whole blob and hands it to the worker
+  before any code runs, so a 2 GB blob in `images` would be held in memory
+  twice before its 413-style result. Through the client the function reads at
+  most `IMAGEAUTH_MAX_BYTES` + 1 bytes of it.
 """
 
 from __future__ import annotations
@@ -13,12 +19,13 @@ from __future__ import annotations
 import logging
 
 import azure.functions as func
+import azurefunctions.extensions.bindings.blob as blob_sdk
 
 from imageauth.api import app as fastapi_app
-from imageauth.blob import image_name, process_blob, result_blob_name
+from imageauth.blob import names_no_storable_blob, process_blob, result_blob_name
 from imageauth.memory import pin_mmap_threshold
 from imageauth.predict import default_settings
-from imageauth.storage import CONNECTION_SETTING, results_container, write_result
+from imageauth.storage import CONNECTION_SETTING, read_head, results_container, write_result
 
 # One worker process serves many uploads: keep its memory flat (see imageauth/memory.py).
 pin_mmap_threshold()
@@ -28,16 +35,23 @@ app = func.AsgiFunctionApp(app=fastapi_app, http_auth_level=func.AuthLevel.ANONY
 
 @app.function_name(name="process_image")
 @app.blob_trigger(
-    arg_name="blob",
+    arg_name="client",
     path="images/{name}",
     connection=CONNECTION_SETTING,
     source=func.BlobSource.EVENT_GRID,
 )
-def process_image(blob: func.InputStream) -> None:
-    name = image_name(blob.name or "")
+def process_image(client: blob_sdk.BlobClient) -> None:
+    name = client.blob_name  # inside `images`, as stored (the InputStream's name had the container in front)
+    if names_no_storable_blob(name):
+        logging.warning("%r names no blob that can exist (dot segments): not read, no result", name)
+        return
     settings = default_settings()
     # One byte past the limit is enough to know that the blob is too large.
-    result = process_blob(blob.read(settings.max_bytes + 1), name, settings)
+    data = read_head(client, settings.max_bytes + 1)
+    if data is None:
+        logging.warning("%s was deleted before it could be read: nothing to judge, no result", name)
+        return
+    result = process_blob(data, name, settings)
     target = result_blob_name(name)
     written = write_result(results_container(), target, result)
     outcome = result["error"]["code"] if "error" in result else f"{result['verdict']} (label {result['label']})"

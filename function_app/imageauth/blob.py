@@ -17,7 +17,6 @@ from imageauth.predict import default_settings, error_item, get_detector, predic
 from imageauth.preprocess import ImageError
 from imageauth.settings import Settings
 
-IMAGES_CONTAINER = "images"
 RESULTS_CONTAINER = "results"
 RESULT_SUFFIX = ".json"
 # Azure's blob-name limits: 1024 characters, counted as .NET (the service) and
@@ -33,10 +32,14 @@ REWRITTEN = re.compile(rf"~[0-9a-f]{{{DIGEST_CHARS}}}$")
 TOO_LONG_STEM = "too-long"
 
 
-def image_name(trigger_path: str) -> str:
-    """The image's name inside `images`, from the trigger's `images/{name}` path."""
-    prefix = IMAGES_CONTAINER + "/"
-    return trigger_path[len(prefix) :] if trigger_path.startswith(prefix) else trigger_path
+def names_no_storable_blob(name: str) -> bool:
+    """True for a name with `.` or `..` path segments (`/` or `\\` between them), which no blob can have.
+
+    Storage clients and the service resolve such segments in the URL (`a/../b.jpg` is `b.jpg`),
+    so a blob is never stored under that name, and reading it would read some other blob, perhaps
+    outside `images`. The trigger leaves such a name alone instead of judging another blob.
+    """
+    return any(segment in (".", "..") for segment in name.replace("\\", "/").split("/"))
 
 
 def result_blob_name(name: str) -> str:

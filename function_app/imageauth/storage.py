@@ -1,4 +1,4 @@
-"""Writing blob results to Azure Storage, with the connection the trigger itself uses.
+"""Reading the triggering blob's head and writing its result, with the connection the trigger uses.
 
 The connection is the Functions setting `IMAGEAUTH_STORAGE`: in Azure the
 identity-based form (`IMAGEAUTH_STORAGE__blobServiceUri`,
@@ -9,7 +9,8 @@ rather than an output binding because the binding's path would be
 result inside `results`, and lets a rerun on the same content leave the
 existing result untouched.
 
-The Azure SDK is imported on first use, so the HTTP path's cold start does not pay for it.
+The Azure SDK is imported on first use, so the local server and the CLI never load it. (In
+Azure, function_app.py's blob binding imports it at start-up: docs/serving.md says what that costs.)
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING
 from imageauth.blob import RESULTS_CONTAINER
 
 if TYPE_CHECKING:
-    from azure.storage.blob import BlobServiceClient, ContainerClient
+    from azure.storage.blob import BlobClient, BlobServiceClient, ContainerClient
 
 CONNECTION_SETTING = "IMAGEAUTH_STORAGE"
 # Fields that differ between two runs on the same content; ignored when comparing results.
@@ -57,6 +58,25 @@ def _credential(values: dict[str, str], setting: str) -> object:
     from azure.identity import DefaultAzureCredential
 
     return DefaultAzureCredential()
+
+
+def read_head(blob: BlobClient, limit: int) -> bytes | None:
+    """At most the first `limit` bytes of `blob`; None when it no longer exists.
+
+    A ranged read, so an oversized blob costs `limit` bytes of memory, not its size. Other storage
+    failures raise, so that the trigger fails and the platform retries.
+    """
+    from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+
+    try:
+        return blob.download_blob(offset=0, length=limit).readall()
+    except ResourceNotFoundError:
+        return None
+    except HttpResponseError as error:
+        # A range from byte 0 is "invalid" only for a blob of zero bytes: its content is empty.
+        if error.error_code == "InvalidRange":
+            return b""
+        raise
 
 
 def write_result(container: ContainerClient, blob_name: str, result: dict) -> bool:

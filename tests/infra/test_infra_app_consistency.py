@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import shutil
 from pathlib import Path
@@ -133,8 +134,23 @@ def test_requirements_exist_for_packaging():
     if not (FUNCTION_APP / "function_app.py").exists():
         pytest.skip("function_app/function_app.py is not written yet")
     requirements = (FUNCTION_APP / "requirements.txt").read_text(encoding="utf-8")
-    for package in ("azure-functions", "ai-edge-litert"):
+    for package in ("azure-functions", "ai-edge-litert", "azurefunctions-extensions-bindings-blob"):
         assert package in requirements
+
+
+def test_blob_trigger_concurrency_and_retries_are_bounded():
+    """The blob trigger runs off an internal queue, so host.json's `queues` settings decide how many
+    blobs an instance works on at once and how failures are retried (the defaults: 24 at once, five
+    immediate tries). Each blob in flight may hold up to IMAGEAUTH_MAX_BYTES outside the decode
+    budget; a failure (a result write before a role assignment has spread, say) is tried again a
+    minute later, several times, before the blob's message goes to the poison queue."""
+    queues = json.loads((FUNCTION_APP / "host.json").read_text(encoding="utf-8"))["extensions"]["queues"]
+    in_flight = queues["batchSize"] + queues["newBatchThreshold"]
+    assert in_flight <= 8
+    assert in_flight * Settings().max_bytes <= 2048 * 2**20 // 8  # an eighth of the smallest instance
+    hours, minutes, seconds = (int(part) for part in queues["visibilityTimeout"].split(":"))
+    assert 3600 * hours + 60 * minutes + seconds >= 30
+    assert queues["maxDequeueCount"] >= 5
 
 
 def load_configure_site():

@@ -12,16 +12,22 @@ from __future__ import annotations
 import contextlib
 import json
 
-import azure.functions as func
 import pytest
 from azure.core.exceptions import ResourceExistsError
 from azure.storage.blob import BlobServiceClient
 from badinputs import small_jpeg
+from blob_trigger import trigger, upload_and_trigger
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from reliability_helpers import azurite_connection_string
 
-from imageauth.blob import MAX_BLOB_NAME_UNITS, MAX_BLOB_SEGMENTS, result_blob_name, result_name_too_long
+from imageauth.blob import (
+    MAX_BLOB_NAME_UNITS,
+    MAX_BLOB_SEGMENTS,
+    names_no_storable_blob,
+    result_blob_name,
+    result_name_too_long,
+)
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -100,11 +106,14 @@ def storage(azurite):
 def test_adversarial_names_through_the_trigger_and_azurite(storage, process_image):
     originals = ["over/long " + EMOJI * 505, "../x.jpg", "photo~1.jpg", "a" * 1019, "a" * 1020]
     names = list(dict.fromkeys(originals + [alike for name in originals[1:3] for alike in look_alikes(name)[:2]]))
+    # Names with dot segments cannot be stored: the trigger reads nothing for them (test_reliability_blob).
+    names = [name for name in names if not names_no_storable_blob(name)]
+    assert len(names) >= 6
     data = small_jpeg(3)
     container = storage.get_container_client("results")
     existing = {blob.name for blob in container.list_blobs()}
     for name in names:
-        process_image(func.blob.InputStream(data=data, name=f"images/{name}", length=len(data)))
+        upload_and_trigger(process_image, storage, name, data)
     written = {
         blob.name: json.loads(container.download_blob(blob.name).readall())
         for blob in container.list_blobs()
@@ -121,5 +130,5 @@ def test_adversarial_names_through_the_trigger_and_azurite(storage, process_imag
     # Run again: the same results, nothing rewritten, nothing new (no loop, no retry).
     before = {blob.name: blob.etag for blob in container.list_blobs()}
     for name in names:
-        process_image(func.blob.InputStream(data=data, name=f"images/{name}", length=len(data)))
+        trigger(process_image, name)
     assert {blob.name: blob.etag for blob in container.list_blobs()} == before

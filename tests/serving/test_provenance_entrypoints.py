@@ -15,6 +15,7 @@ import azure.functions as func
 import httpx
 import pytest
 from azure.storage.blob import BlobServiceClient
+from blob_trigger import upload_and_trigger
 from credentials import A1111_PARAMETERS, encode, jpeg_with_app11, photo, png_with_text, sign
 from urllib3 import encode_multipart_formdata
 
@@ -100,9 +101,7 @@ def test_blob_flow(azurite, monkeypatch, functions, provenance_files):
     items = {}
     for name, data in provenance_files.items():
         blob_name = f"provenance/{name}"
-        service.get_blob_client("images", blob_name).upload_blob(data, overwrite=True)
-        stored = service.get_blob_client("images", blob_name).download_blob().readall()
-        process_image(func.blob.InputStream(data=stored, name=f"images/{blob_name}", length=len(stored)))
+        upload_and_trigger(process_image, service, blob_name, data)
         result = json.loads(service.get_blob_client("results", result_blob_name(blob_name)).download_blob().readall())
         assert result["model_version"] and result["processed_at"]
         items[name] = {key: value for key, value in result.items() if key not in ("model_version", "processed_at")}

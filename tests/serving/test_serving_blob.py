@@ -1,21 +1,23 @@
 """The blob flow against a real Azurite: images in `images`, results in `results`.
 
-Each blob's content is handed to `process_image` as the worker would hand it
-(an `InputStream` named `images/{name}`); the function writes its result to
-Azurite through `IMAGEAUTH_STORAGE`, and the test reads it back.
+Each blob is handed to `process_image` as the worker would hand it with the
+SDK-type binding (a `BlobClient` built by the binding extension's converter
+from the host's message, tests/blob_trigger.py); the function reads the blob
+and writes its result in Azurite through `IMAGEAUTH_STORAGE`, and the test
+reads it back.
 """
 
 from __future__ import annotations
 
 import json
 
-import azure.functions as func
 import pytest
 from azure.core.exceptions import HttpResponseError
 from azure.storage.blob import BlobServiceClient
+from blob_trigger import blob_client, upload_and_trigger
 
-from imageauth.blob import result_blob_name
-from imageauth.predict import get_detector, predict_bytes
+from imageauth.blob import names_no_storable_blob, result_blob_name
+from imageauth.predict import default_settings, get_detector, predict_bytes
 from imageauth.settings import Settings
 
 TRICKY_NAMES = [
@@ -44,9 +46,8 @@ def process_image(functions):
 
 
 def trigger(process_image, service: BlobServiceClient, name: str) -> None:
-    """What the Functions host does on a BlobCreated event: read the blob, call the function."""
-    data = service.get_blob_client("images", name).download_blob().readall()
-    process_image(func.blob.InputStream(data=data, name=f"images/{name}", length=len(data)))
+    """What the Functions host does on a BlobCreated event for an existing blob: call the function."""
+    process_image(blob_client(name))
 
 
 def read_result(service: BlobServiceClient, name: str) -> dict:
@@ -85,15 +86,47 @@ def test_reprocessing_the_same_content_leaves_the_result_untouched(storage, proc
 
 
 def test_result_paths_stay_inside_the_results_container(storage, process_image, images):
-    for name in TRICKY_NAMES:
-        data = images["cifake.png"]
-        # Called with the trigger's name directly: a client could not even upload some of these.
-        process_image(func.blob.InputStream(data=data, name=f"images/{name}", length=len(data)))
+    storable = [name for name in TRICKY_NAMES if not names_no_storable_blob(name)]
+    assert len(storable) == 3 and len(TRICKY_NAMES) - len(storable) == 3
+    for name in storable:
+        upload_and_trigger(process_image, storage, name, images["cifake.png"])
+    # A dot-segment name cannot be stored (clients resolve the segments), yet an event may carry
+    # one: reading it would read another blob, so nothing is read and nothing written.
+    for name in set(TRICKY_NAMES) - set(storable):
+        process_image(blob_client(name))
     assert {container.name for container in storage.list_containers()} == {"images", "results"}
     written = {blob.name for blob in storage.get_container_client("results").list_blobs()}
-    assert {result_blob_name(name) for name in TRICKY_NAMES} <= written
-    for name in TRICKY_NAMES:
+    assert {result_blob_name(name) for name in storable} <= written
+    assert not {result_blob_name(name) for name in TRICKY_NAMES if name not in storable} & written
+    for name in storable:
         assert read_result(storage, name)["filename"] == name
+
+
+def test_only_the_head_of_an_oversized_blob_is_read(storage, process_image, monkeypatch, request, images):
+    """The trigger reads IMAGEAUTH_MAX_BYTES + 1 bytes: an oversized blob's answer costs no more memory."""
+    monkeypatch.setenv("IMAGEAUTH_MAX_BYTES", "4096")
+    default_settings.cache_clear()  # the trigger reads its settings once per process
+    request.addfinalizer(default_settings.cache_clear)  # after monkeypatch restores the environment
+    large = images["photo.jpg"] + bytes(64 * 1024)
+    storage.get_blob_client("images", "large/photo.jpg").upload_blob(large, overwrite=True)
+    client = blob_client("large/photo.jpg")
+    read = []
+    original = client.download_blob
+
+    def download_blob(*args, **kwargs):
+        downloader = original(*args, **kwargs)
+        read.append(downloader.size)  # the bytes this download fetches, as the service answered
+        return downloader
+
+    client.download_blob = download_blob
+    process_image(client)
+    assert read == [4097]
+    assert read_result(storage, "large/photo.jpg")["error"]["code"] == "file_too_large"
+
+
+def test_a_blob_deleted_before_it_is_read_gets_no_result_and_no_retry(storage, process_image):
+    process_image(blob_client("gone/never-stored.jpg"))  # no raise: nothing to retry
+    assert not storage.get_blob_client("results", result_blob_name("gone/never-stored.jpg")).exists()
 
 
 def test_a_failed_result_write_fails_the_function(storage, process_image, images):
@@ -101,11 +134,11 @@ def test_a_failed_result_write_fails_the_function(storage, process_image, images
     target = storage.get_blob_client("results", "leased.png.json")
     target.upload_blob(b"{}", overwrite=True)
     lease = target.acquire_lease()
-    data = images["cifake.png"]
+    storage.get_blob_client("images", "leased.png").upload_blob(images["cifake.png"], overwrite=True)
     try:
         with pytest.raises(HttpResponseError):
-            process_image(func.blob.InputStream(data=data, name="images/leased.png", length=len(data)))
+            process_image(blob_client("leased.png"))
     finally:
         lease.release()
-    process_image(func.blob.InputStream(data=data, name="images/leased.png", length=len(data)))
+    process_image(blob_client("leased.png"))
     assert read_result(storage, "leased.png")["label"] in ("real", "fake")

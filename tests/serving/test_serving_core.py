@@ -10,7 +10,7 @@ from PIL import Image
 from serving_helpers import encode, noise_image
 
 from imageauth import heif
-from imageauth.blob import image_name, process_blob, result_blob_name
+from imageauth.blob import names_no_storable_blob, process_blob, result_blob_name
 from imageauth.model import Detector
 from imageauth.predict import get_detector, predict_bytes, predict_or_error
 from imageauth.preprocess import ImageError, load_image
@@ -182,9 +182,11 @@ def test_process_blob_adds_model_version_and_time(images):
     assert good["processed_at"].endswith("+00:00")
 
 
-def test_image_name_strips_the_container():
-    assert image_name("images/a/b c.jpg") == "a/b c.jpg"
-    assert image_name("a.jpg") == "a.jpg"
+def test_dot_segment_names_name_no_storable_blob():
+    for name in ("../x.jpg", "a/../../b.jpg", "./dot.jpg", "a/./b.jpg", "a/..", "..\\..\\windows.jpg"):
+        assert names_no_storable_blob(name), name
+    for name in ("trailing.", "a..b.jpg", ".hidden/x.jpg", "...", "deep/1/photo.jpg"):
+        assert not names_no_storable_blob(name), name
 
 
 TRICKY_NAMES = [

@@ -1,0 +1,79 @@
+"""Start-up cost of the blob trigger's SDK-type binding: `import function_app`, before and after.
+
+Not a test: run it by hand (niced, on a quiet machine if you can):
+
+    nice .venv/bin/python bench/blob_binding.py [--ref GIT_REF]
+
+Why: binding the trigger to a `BlobClient` (azurefunctions-extensions-bindings-blob) bounds a
+blob's memory, but the extension imports the Azure Storage and Identity SDKs when the worker
+indexes `function_app.py`, which the `InputStream` binding did not. This times fresh processes
+from start to `import function_app` done (what a Functions worker does before its first
+invocation), for the current `function_app.py` and for the one at `--ref` (default: the last
+commit with the `InputStream` binding), interleaved run by run in the same environment, and
+writes bench/results/blob_binding.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RUNS = 9
+PROBE = """
+import sys, time
+start = time.perf_counter()
+sys.path.insert(0, sys.argv[1])
+import function_app
+print(time.perf_counter() - start)
+"""
+
+
+def last_input_stream_commit() -> str:
+    """The newest commit whose function_app.py still bound the trigger to an InputStream."""
+    log = ["git", "log", "--format=%H", "-S", "func.InputStream", "--", "function_app/function_app.py"]
+    return subprocess.run(log, cwd=REPO, capture_output=True, text=True, check=True).stdout.split()[0] + "^"
+
+
+def import_seconds(app_dir: Path) -> float:
+    run = subprocess.run([sys.executable, "-c", PROBE, str(app_dir)], capture_output=True, text=True, check=True)
+    return float(run.stdout.split()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ref", default=None, help="git ref of the baseline function_app.py")
+    ref = parser.parse_args().ref or last_input_stream_commit()
+    old_source = subprocess.run(
+        ["git", "show", f"{ref}:function_app/function_app.py"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout
+    with tempfile.TemporaryDirectory() as folder:
+        trees = {"InputStream binding": Path(folder) / "old", "BlobClient binding": Path(folder) / "new"}
+        for tree in trees.values():
+            shutil.copytree(REPO / "function_app", tree, ignore=shutil.ignore_patterns("__pycache__"))
+        (trees["InputStream binding"] / "function_app.py").write_text(old_source)
+        for tree in trees.values():
+            import_seconds(tree)  # bytecode and page cache warm for both
+        runs: dict[str, list[float]] = {name: [] for name in trees}
+        for _ in range(RUNS):
+            for name, tree in trees.items():
+                runs[name].append(import_seconds(tree))
+    medians = {name: statistics.median(values) for name, values in runs.items()}
+    added = medians["BlobClient binding"] - medians["InputStream binding"]
+    print(f"{'import function_app (fresh process)':<38}{'median (s)':>12}{'min (s)':>10}")
+    for name, values in runs.items():
+        print(f"{name:<38}{medians[name]:>12.3f}{min(values):>10.3f}")
+    ratio = medians["BlobClient binding"] / medians["InputStream binding"]
+    print(f"the SDK-type binding adds {added:.3f} s ({ratio:.2f}x)")
+    result = {"baseline_ref": ref, "runs_s": runs, "median_s": medians, "added_s": added, "ratio": ratio}
+    (REPO / "bench" / "results" / "blob_binding.json").write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
