@@ -50,14 +50,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ref", default=None, help="git ref of the baseline function_app.py")
     ref = parser.parse_args().ref or last_input_stream_commit()
-    old_source = subprocess.run(
-        ["git", "show", f"{ref}:function_app/function_app.py"], cwd=REPO, capture_output=True, text=True, check=True
-    ).stdout
     with tempfile.TemporaryDirectory() as folder:
         trees = {"InputStream binding": Path(folder) / "old", "BlobClient binding": Path(folder) / "new"}
-        for tree in trees.values():
-            shutil.copytree(REPO / "function_app", tree, ignore=shutil.ignore_patterns("__pycache__"))
-        (trees["InputStream binding"] / "function_app.py").write_text(old_source)
+        # The baseline is the app as it was at `ref` (its function_app.py imports what its imageauth had).
+        archive = subprocess.run(["git", "archive", ref, "function_app"], cwd=REPO, capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-C", folder], input=archive.stdout, check=True)
+        (Path(folder) / "function_app").rename(trees["InputStream binding"])
+        ignore = shutil.ignore_patterns("__pycache__")
+        shutil.copytree(REPO / "function_app", trees["BlobClient binding"], ignore=ignore)
         for tree in trees.values():
             import_seconds(tree)  # bytecode and page cache warm for both
         runs: dict[str, list[float]] = {name: [] for name in trees}
