@@ -12,6 +12,8 @@
   before any code runs, so a 2 GB blob in `images` would be held in memory
   twice before its 413-style result. Through the client the function reads at
   most `IMAGEAUTH_MAX_BYTES` + 1 bytes of it.
+- Poison queue: `record_failed_blob` gives an image whose every try failed a
+  result that says so, so that no image is left without one.
 """
 
 from __future__ import annotations
@@ -22,10 +24,10 @@ import azure.functions as func
 import azurefunctions.extensions.bindings.blob as blob_sdk
 
 from imageauth.api import app as fastapi_app
-from imageauth.blob import names_no_storable_blob, process_blob, result_blob_name
+from imageauth.blob import failure_result, names_no_storable_blob, process_blob, result_blob_name
 from imageauth.memory import pin_mmap_threshold
 from imageauth.predict import default_settings
-from imageauth.storage import CONNECTION_SETTING, read_head, results_container, write_result
+from imageauth.storage import CONNECTION_SETTING, read_head, results_container, write_failure, write_result
 
 # One worker process serves many uploads: keep its memory flat (see imageauth/memory.py).
 pin_mmap_threshold()
@@ -56,3 +58,31 @@ def process_image(client: blob_sdk.BlobClient) -> None:
     written = write_result(results_container(), target, result)
     outcome = result["error"]["code"] if "error" in result else f"{result['verdict']} (label {result['label']})"
     logging.info("%s -> results/%s: %s (%s)", name, target, outcome, "written" if written else "unchanged")
+
+
+# Where the Functions host puts a blob's trigger message once every try has failed (host.json's
+# `extensions.queues.maxDequeueCount`), in the trigger connection's storage account.
+POISON_QUEUE = "webjobs-blobtrigger-poison"
+
+
+@app.function_name(name="record_failed_blob")
+@app.queue_trigger(arg_name="message", queue_name=POISON_QUEUE, connection=CONNECTION_SETTING)
+def record_failed_blob(message: func.QueueMessage) -> None:
+    """A blob whose every try failed gets an `internal_error` result, so that no image is left
+    without one. Its message names the container and the blob (the WebJobs blob trigger's format)."""
+    try:
+        blob = message.get_json()
+    except ValueError:
+        blob = None
+    if not isinstance(blob, dict) or blob.get("ContainerName") != "images" or not isinstance(blob.get("BlobName"), str):
+        logging.warning("poison message not from the images trigger, left alone: %.200r", message.get_body())
+        return
+    name = blob["BlobName"]
+    target = result_blob_name(name)
+    written = write_failure(results_container(), target, failure_result(name))
+    logging.error(
+        "%s: every try failed -> results/%s: internal_error (%s)",
+        name,
+        target,
+        "written" if written else "a verdict was already there",
+    )

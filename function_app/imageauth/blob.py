@@ -85,6 +85,18 @@ def _safe_segment(segment: str) -> str:
     return segment if not segment.endswith(".") else segment.rstrip(".") + "_"
 
 
+def failure_result(name: str, now: datetime | None = None) -> dict:
+    """The result for a blob whose every try failed (its message reached the poison queue).
+
+    Without it the image would have no result at all, and nothing would say why. It carries no
+    verdict and no model version (the model may be what failed), only that processing failed.
+    """
+    message = "Every try to process this image failed (the function's logs say why); upload it again to retry."
+    item = error_item(name, ImageError("internal_error", message, 500))
+    processed_at = (now or datetime.now(UTC)).isoformat(timespec="seconds")
+    return {**item, "model_version": None, "processed_at": processed_at}
+
+
 def process_blob(
     data: bytes,
     name: str,

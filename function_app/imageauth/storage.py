@@ -104,5 +104,22 @@ def write_result(container: ContainerClient, blob_name: str, result: dict) -> bo
     return True
 
 
+def write_failure(container: ContainerClient, blob_name: str, result: dict) -> bool:
+    """`write_result` for a failure result, unless a verdict is already there; True if written.
+
+    Event Grid delivers at least once: another delivery of the same blob may have succeeded while
+    this one failed, and its verdict must not be replaced by a failure notice.
+    """
+    from azure.core.exceptions import ResourceNotFoundError
+
+    try:
+        existing = json.loads(container.get_blob_client(blob_name).download_blob().readall())
+    except (ResourceNotFoundError, ValueError):
+        existing = None
+    if isinstance(existing, dict) and "error" not in existing:
+        return False
+    return write_result(container, blob_name, result)
+
+
 def _stable(result: dict) -> dict:
     return {key: value for key, value in result.items() if key not in VOLATILE_FIELDS}

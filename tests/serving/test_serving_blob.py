@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 
+import azure.functions as func
 import pytest
 from azure.core.exceptions import HttpResponseError
 from azure.storage.blob import BlobServiceClient
@@ -142,3 +143,42 @@ def test_a_failed_result_write_fails_the_function(storage, process_image, images
         lease.release()
     process_image(blob_client("leased.png"))
     assert read_result(storage, "leased.png")["label"] in ("real", "fake")
+
+
+@pytest.fixture
+def record_failed_blob(functions):
+    return functions["record_failed_blob"].get_user_function()
+
+
+def poison_message(name: str, container: str = "images") -> func.QueueMessage:
+    """What the host puts in `webjobs-blobtrigger-poison` once every try of a blob has failed."""
+    body = {"Type": "BlobTrigger", "FunctionId": "Host.Functions.process_image", "BlobType": "BlockBlob"}
+    body |= {"ContainerName": container, "BlobName": name, "ETag": '"0x8DC0FFEE"'}
+    return func.QueueMessage(id="1", body=json.dumps(body).encode())
+
+
+def test_a_blob_whose_every_try_failed_gets_a_result_saying_so(storage, record_failed_blob):
+    record_failed_blob(poison_message("failed/photo.jpg"))
+    result = read_result(storage, "failed/photo.jpg")
+    assert result["filename"] == "failed/photo.jpg" and result["error"]["code"] == "internal_error"
+    assert "upload it again" in result["error"]["message"] and result["model_version"] is None
+    assert "label" not in result and "verdict" not in result
+    etag = storage.get_blob_client("results", result_blob_name("failed/photo.jpg")).get_blob_properties().etag
+    record_failed_blob(poison_message("failed/photo.jpg"))  # delivered again: left as it is
+    assert storage.get_blob_client("results", result_blob_name("failed/photo.jpg")).get_blob_properties().etag == etag
+
+
+def test_a_verdict_is_never_replaced_by_a_failure_notice(storage, process_image, record_failed_blob, images):
+    # Event Grid delivers at least once: one delivery may have succeeded while another failed.
+    upload_and_trigger(process_image, storage, "twice/photo.jpg", images["photo.jpg"])
+    before = read_result(storage, "twice/photo.jpg")
+    record_failed_blob(poison_message("twice/photo.jpg"))
+    assert read_result(storage, "twice/photo.jpg") == before and before["label"] in ("real", "fake")
+
+
+def test_other_poison_messages_are_left_alone(storage, record_failed_blob):
+    results = storage.get_container_client("results")
+    before = {blob.name for blob in results.list_blobs()}
+    record_failed_blob(poison_message("x.jpg", container="elsewhere"))
+    record_failed_blob(func.QueueMessage(id="2", body=b"not json"))
+    assert {blob.name for blob in results.list_blobs()} == before
