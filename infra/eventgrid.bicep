@@ -30,6 +30,9 @@ param containerName string = 'images'
 
 param subscriptionName string = 'images-to-process-image'
 
+@description('Container of the system topic\'s storage account for events that could not be delivered (main.bicep\'s deadLetterContainerName).')
+param deadLetterContainerName string = 'deadletter'
+
 resource functionApp 'Microsoft.Web/sites@2024-04-01' existing = {
   name: functionAppName
 }
@@ -60,6 +63,21 @@ resource blobCreated 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-0
     retryPolicy: {
       maxDeliveryAttempts: 30
       eventTimeToLiveInMinutes: 1440
+    }
+    // Past the retry policy, or on an answer Event Grid does not retry (400, 401, 403, 413), the
+    // event is written to the dead-letter container with the topic's own identity instead of
+    // being dropped (infra/modules/systemtopic.bicep grants it that container only).
+    deadLetterWithResourceIdentity: {
+      identity: {
+        type: 'SystemAssigned'
+      }
+      deadLetterDestination: {
+        endpointType: 'StorageBlob'
+        properties: {
+          resourceId: systemTopic.properties.source
+          blobContainerName: deadLetterContainerName
+        }
+      }
     }
   }
 }

@@ -69,6 +69,9 @@ param imagesContainerName string = 'images'
 ])
 param resultsContainerName string = 'results'
 
+@description('Container where Event Grid writes the BlobCreated events it could not deliver (dead letters).')
+param deadLetterContainerName string = 'deadletter'
+
 @description('Days after which uploaded images and their results are deleted.')
 @minValue(1)
 param uploadRetentionDays int = 7
@@ -159,10 +162,12 @@ module storage 'modules/storage.bicep' = {
       deploymentContainerName
       imagesContainerName
       resultsContainerName
+      deadLetterContainerName
     ]
     expiringContainerNames: [
       imagesContainerName
       resultsContainerName
+      deadLetterContainerName
     ]
     retentionDays: uploadRetentionDays
   }
@@ -283,6 +288,8 @@ module systemTopic 'modules/systemtopic.bicep' = {
     location: location
     tags: tags
     storageAccountId: storage.outputs.id
+    storageAccountName: storage.outputs.name
+    deadLetterContainerName: deadLetterContainerName
   }
 }
 
@@ -295,6 +302,7 @@ output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output AZURE_EVENTGRID_SYSTEM_TOPIC_NAME string = systemTopic.outputs.name
 output IMAGES_CONTAINER_NAME string = imagesContainerName
 output RESULTS_CONTAINER_NAME string = resultsContainerName
+output DEAD_LETTER_CONTAINER_NAME string = deadLetterContainerName
 output AZURE_APPLICATION_INSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
 output AZURE_MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output STATIC_WEB_APP_NAME string = staticWebApp.outputs.name

@@ -81,12 +81,13 @@ def test_storage_is_keyless_and_private():
     assert "publicAccess: 'None'" in code
 
 
-def test_containers_are_deployment_images_results():
+def test_containers_are_deployment_images_results_deadletter():
     main = read(MAIN)
-    defaults = {name: param_default(main, f"{name}ContainerName") for name in ("deployment", "images", "results")}
-    assert defaults == {"deployment": "deployment", "images": "images", "results": "results"}
+    names = ("deployment", "images", "results", "deadLetter")
+    defaults = {name: param_default(main, f"{name}ContainerName") for name in names}
+    assert defaults == dict(zip(names, ("deployment", "images", "results", "deadletter"), strict=True))
     created = re.search(r"containerNames:\s*\[(.*?)\]", strip_comments(main), re.DOTALL).group(1).split()
-    assert created == ["deploymentContainerName", "imagesContainerName", "resultsContainerName"]
+    assert created == [f"{name}ContainerName" for name in names]
     # The code names `images` and `results`: an override would create containers nothing uses.
     assert param_allowed(main, "imagesContainerName") == ["images"]
     assert param_allowed(main, "resultsContainerName") == ["results"]
@@ -250,3 +251,24 @@ def test_parameter_files_and_cli_parameters_match_the_templates():
     eventgrid_params = declared_params(read(INFRA / "eventgrid.bicep"))
     assert passed <= set(eventgrid_params)
     assert {name for name, required in eventgrid_params.items() if required} == passed
+
+
+def test_undeliverable_events_are_dead_lettered_not_dropped():
+    """Past the retry policy, or on an answer Event Grid never retries (401 for a stale key), an
+    event without a dead-letter destination is dropped and its image never gets a result."""
+    subscription = strip_comments(read(INFRA / "eventgrid.bicep"))
+    assert re.search(r"deadLetterWithResourceIdentity:\s*\{\s*identity:\s*\{\s*type: 'SystemAssigned'", subscription)
+    assert "endpointType: 'StorageBlob'" in subscription
+    assert "resourceId: systemTopic.properties.source" in subscription
+    assert "blobContainerName: deadLetterContainerName" in subscription
+    assert param_default(read(INFRA / "eventgrid.bicep"), "deadLetterContainerName") == param_default(
+        read(MAIN), "deadLetterContainerName"
+    )
+    topic = read(MODULES / "systemtopic.bicep")
+    assert re.search(r"identity:\s*\{\s*type: 'SystemAssigned'", strip_comments(topic))
+    # The topic's identity may write dead letters and nothing else.
+    role = "Microsoft.Authorization/roleAssignments@"
+    [assignment] = [r for r in resources(topic) if r.type_and_version.startswith(role)]
+    assert "scope: storage::blobService::deadLetters" in assignment.body
+    assert "principalId: systemTopic.identity.principalId" in assignment.body
+    assert "'ba92f5b4-2d11-453d-a403-e96b0029c9fe'" in topic  # Storage Blob Data Contributor
