@@ -181,10 +181,15 @@ function isCloseCall(result) {
   return fromScore && Math.abs(result.probability_fake - result.threshold) < CLOSE_CALL_MARGIN;
 }
 
+// The API's rule (imageauth/verdict.py `_from_evidence`): valid credentials that say AI, valid
+// credentials from a trusted signer that say "captured", or generator metadata decide the verdict.
 function decidedByEvidence(result) {
-  const evidence = Array.isArray(result.evidence) ? result.evidence : [];
-  return evidence.some((entry) => entry?.ai_generated === true && entry.status !== "invalid"
-    && entry.status !== "unreadable");
+  const evidence = (Array.isArray(result.evidence) ? result.evidence : [])
+    .filter((entry) => entry !== null && typeof entry === "object");
+  const credentials = evidence.filter((entry) => entry.kind === "c2pa" && entry.status === "valid");
+  return credentials.some((entry) => entry.ai_generated === true
+      || (entry.ai_generated === false && entry.trusted === true))
+    || evidence.some((entry) => entry.kind === "metadata" && entry.ai_generated === true);
 }
 
 function verdictContent(result) {

@@ -215,3 +215,20 @@ def test_csv_starts_with_a_bom_and_keeps_formulas_inert(site: Page) -> None:
     assert raw.startswith(b"\xef\xbb\xbf")  # Excel reads UTF-8 only with the byte-order mark
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
     assert [row["filename"] for row in rows] == ["café-Ünïcødé-写真.png", "'=HYPERLINK(1).png"]
+
+
+def test_a_verdict_decided_by_evidence_is_not_called_a_close_call(site: Page) -> None:
+    """Near the threshold the score is a coin toss, but a verdict the evidence decided is not the score's."""
+    trusted_capture = {"kind": "c2pa", "status": "valid", "ai_generated": False, "trusted": True, "signer": "Cam"}
+    untrusted_capture = {**trusted_capture, "trusted": False}
+    answers = {
+        "trusted-capture.png": result(probability_fake=0.55, verdict="likely_real", evidence=[trusted_capture]),
+        "score-only.png": result(probability_fake=0.45, verdict="likely_real"),
+        "untrusted-capture.png": result(probability_fake=0.45, verdict="likely_real", evidence=[untrusted_capture]),
+    }
+    answer_by_name(site, answers)
+    site.set_input_files("#file-input", [upload(name) for name in answers])
+    expect(site.locator("tr.result-row[data-status=done]")).to_have_count(len(answers))
+    expect(result_row(site, "trusted-capture.png").locator(".close-call")).to_have_count(0)
+    expect(result_row(site, "score-only.png").locator(".close-call")).to_have_count(1)
+    expect(result_row(site, "untrusted-capture.png").locator(".close-call")).to_have_count(1)
