@@ -5,9 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -98,3 +101,100 @@ def test_the_installed_command_and_its_progress_bar(folder):
     assert json.loads(finished.stdout)["results"][0]["filename"] == str(folder / "photo.jpg")
     # stderr is not a terminal here, so tqdm stays quiet and stdout stays pure JSON.
     assert "predicting" not in finished.stderr
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(tmp_path, images):
+    names = ["=HYPERLINK(1).jpg", "+sum.jpg", "@cmd.jpg", "-minus.jpg", "plain.jpg"]
+    for name in names:
+        (tmp_path / name).write_bytes(images["photo.jpg"])
+    status, output = run("--format", "csv", *(str(tmp_path / name) for name in names))
+    assert status == 0
+    cells = [row["filename"] for row in csv.DictReader(io.StringIO(output))]
+    assert cells == [str(tmp_path / name) for name in names]  # absolute paths start with "/": untouched
+    # Relative names, as a user in that folder types them.
+    relative = subprocess.run(
+        [sys.executable, "-m", "imageauth.cli", "predict", "--no-progress", "--format", "csv", "--", *names],
+        cwd=tmp_path, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert relative.returncode == 0, relative.stderr
+    cells = [row["filename"] for row in csv.DictReader(io.StringIO(relative.stdout))]
+    assert cells == ["'=HYPERLINK(1).jpg", "'+sum.jpg", "'@cmd.jpg", "'-minus.jpg", "plain.jpg"]
+
+
+def test_each_file_is_scored_once_however_it_is_reached(tmp_path, images):
+    tree = tmp_path / "tree"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "x.jpg").write_bytes(images["photo.jpg"])
+    (tree / "sub" / "loop").symlink_to("..")  # a symlink loop: ** would walk it again and again
+    status, output = run(str(tree / "**" / "*.jpg"), str(tree), str(tree / "sub" / ".." / "x.jpg"), "--format", "json")
+    assert status == 0
+    assert [item["filename"] for item in json.loads(output)["results"]] == [str(tree / "x.jpg")]
+
+
+def test_table_names_cannot_break_rows_or_drive_the_terminal(tmp_path, images):
+    name = tmp_path / "two\nlines \x1b[31mred.jpg"
+    name.write_bytes(images["photo.jpg"])
+    status, output = run(str(name))
+    assert status == 0
+    assert "\x1b" not in output and output.count("\n") == 2  # the header and one row
+    assert "two\\x0alines \\x1b[31mred.jpg" in output
+
+
+def test_a_mistyped_model_folder_is_a_usage_error(tmp_path, images, capsys):
+    (tmp_path / "a.jpg").write_bytes(images["photo.jpg"])
+    status, output = run(str(tmp_path / "a.jpg"), "--model-dir", str(tmp_path / "nowhere"))
+    assert (status, output) == (2, "")
+    assert capsys.readouterr().err.count("\n") == 1  # one line, no traceback
+
+
+def test_standard_input_and_pipes_are_read(tmp_path, images):
+    photo = images["photo.jpg"]
+    command = [sys.executable, "-m", "imageauth.cli", "predict", "--no-progress", "--format", "json"]
+    piped = subprocess.run([*command, "-"], input=photo, capture_output=True, check=False)
+    dev_stdin = subprocess.run([*command, "/dev/stdin"], input=photo, capture_output=True, check=False)
+    assert (piped.returncode, dev_stdin.returncode) == (0, 0), piped.stderr + dev_stdin.stderr
+    [from_dash] = json.loads(piped.stdout)["results"]
+    [from_device] = json.loads(dev_stdin.stdout)["results"]
+    expected = predict_bytes(photo, "<stdin>", Settings())
+    assert from_dash == expected
+    assert from_device["sha256"] == expected["sha256"] and from_device["filename"] == "/dev/stdin"
+
+
+class InterruptedRead:
+    """Standard input whose read is interrupted by Ctrl-C, as when a user stops a slow run."""
+
+    def read(self, size: int = -1) -> bytes:
+        raise KeyboardInterrupt
+
+
+def test_ctrl_c_writes_the_results_so_far_and_exits_130(tmp_path, images, monkeypatch, capsys):
+    (tmp_path / "a.jpg").write_bytes(images["photo.jpg"])
+    monkeypatch.setattr(sys, "stdin", SimpleNamespace(buffer=InterruptedRead()))
+    status, output = run(str(tmp_path / "a.jpg"), "-", str(tmp_path / "a.jpg"), "--format", "json")
+    assert status == 130
+    [item] = json.loads(output)["results"]  # what finished before the interrupt
+    assert item["filename"] == str(tmp_path / "a.jpg") and item["label"] in ("real", "fake")
+    assert "interrupted after 1 of 2 inputs" in capsys.readouterr().err
+
+
+def test_a_folder_that_cannot_be_listed_is_an_error_row(tmp_path, images):
+    (tmp_path / "ok").mkdir()
+    (tmp_path / "ok" / "a.jpg").write_bytes(images["photo.jpg"])
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    (locked / "b.jpg").write_bytes(images["photo.jpg"])
+    locked.chmod(0)
+    prefix: list[str] = []
+    if os.geteuid() == 0:  # root reads anything: drop the capabilities that let it
+        if not shutil.which("setpriv"):
+            pytest.skip("running as root without setpriv to drop its read-any-file capability")
+        prefix = ["setpriv", "--bounding-set", "-all", "--inh-caps", "-all"]
+    command = [*prefix, sys.executable, "-m", "imageauth.cli", "predict", "--no-progress", "--format", "json"]
+    try:
+        finished = subprocess.run([*command, str(tmp_path)], capture_output=True, text=True, check=False)
+    finally:
+        locked.chmod(0o755)
+    assert finished.returncode == 1, finished.stderr
+    results = {item["filename"]: item for item in json.loads(finished.stdout)["results"]}
+    assert results[str(tmp_path / "ok" / "a.jpg")]["label"] in ("real", "fake")
+    assert results[str(locked)]["error"]["code"] == "unreadable_file"
