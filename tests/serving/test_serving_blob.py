@@ -10,11 +10,14 @@ reads it back.
 from __future__ import annotations
 
 import json
+import typing
 
 import azure.functions as func
+import azurefunctions.extensions.bindings.blob as blob_sdk
 import pytest
 from azure.core.exceptions import HttpResponseError
 from azure.storage.blob import BlobServiceClient
+from azurefunctions.extensions.bindings.blob.blobClientConverter import BlobClientConverter
 from blob_trigger import blob_client, upload_and_trigger
 
 from imageauth.blob import names_no_storable_blob, result_blob_name
@@ -182,3 +185,12 @@ def test_other_poison_messages_are_left_alone(storage, record_failed_blob):
     record_failed_blob(poison_message("x.jpg", container="elsewhere"))
     record_failed_blob(func.QueueMessage(id="2", body=b"not json"))
     assert {blob.name for blob in results.list_blobs()} == before
+
+
+def test_the_worker_sees_the_sdk_type_annotation(functions):
+    """The worker resolves annotations with `typing.get_type_hints` (function_app.py postpones them)
+    and asks the extension whether the type is one of its own: only then does the host send the
+    blob's reference instead of its bytes."""
+    hints = typing.get_type_hints(functions["process_image"].get_user_function())
+    assert hints["client"] is blob_sdk.BlobClient
+    assert BlobClientConverter.check_input_type_annotation(hints["client"])
