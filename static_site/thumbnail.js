@@ -42,7 +42,8 @@ function endTurn() {
 async function draw(file, label) {
   const density = Math.min(window.devicePixelRatio || 1, 3);
   const box = Math.round(THUMBNAIL_CSS_SIZE * density);
-  const bitmap = await decode(file, box);
+  const size = await fittedSize(file, box);
+  const bitmap = size && await decode(file, size);
   if (!bitmap) {
     return null;
   }
@@ -64,10 +65,34 @@ async function draw(file, label) {
   }
 }
 
-// Only the width is given: the browser then keeps the aspect ratio, which is not known before
-// decoding (and the oriented one only after EXIF orientation is applied).
-async function decode(file, width) {
-  const resize = { resizeWidth: width, resizeQuality: "high" };
+// The size to decode to: the image's own, EXIF-oriented size fitted inside box x box and never
+// enlarged (a 1 x 50,000 px strip asked for by width alone would come back 128 x 6,400,000).
+// An <img> of the file gives that size from the header; it is not drawn, so its pixels are not
+// held (img-src allows blob: for it). null when the browser cannot read the file (HEIC in Chromium).
+async function fittedSize(file, box) {
+  const url = URL.createObjectURL(file);
+  const image = new Image();
+  try {
+    await new Promise((resolve, reject) => {
+      image.onload = resolve;
+      image.onerror = reject;
+      image.src = url;
+    });
+  } catch {
+    return null;
+  } finally {
+    URL.revokeObjectURL(url);
+  }
+  const { naturalWidth: width, naturalHeight: height } = image;
+  if (!width || !height) {
+    return null;
+  }
+  const scale = Math.min(1, box / Math.max(width, height));
+  return { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)) };
+}
+
+async function decode(file, size) {
+  const resize = { resizeWidth: size.width, resizeHeight: size.height, resizeQuality: "high" };
   try {
     return await createImageBitmap(file, { ...resize, imageOrientation: "from-image" });
   } catch (error) {

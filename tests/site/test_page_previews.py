@@ -66,3 +66,32 @@ def test_many_previews_are_decoded_a_few_at_a_time_at_thumbnail_size(site: Page,
         assert options and 0 < options["resizeWidth"] <= 64 * density, options
     sizes = site.locator("canvas.thumbnail").evaluate_all("nodes => nodes.map((c) => [c.width, c.height])")
     assert all(max(size) <= 64 * density for size in sizes), sizes
+
+
+def png(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 60, 30)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_previews_keep_their_shape_and_never_grow(site: Page) -> None:
+    """Decoded to the image's own shape fitted in the thumbnail box: a strip one pixel wide would
+    be over six million pixels tall if it were asked for by width alone."""
+    shapes = {"strip.png": (1, 20000), "band.png": (20000, 1), "portrait.png": (600, 1600), "tiny.png": (8, 4)}
+    files = [upload(name, png(*size), "image/png") for name, size in shapes.items()]
+    answer_by_name(site, {name: result(width=w, height=h) for name, (w, h) in shapes.items()})
+    site.evaluate(WATCH_DECODES)
+    site.set_input_files("#file-input", files)
+    expect(site.locator("canvas.thumbnail")).to_have_count(len(shapes))
+    density = site.evaluate("Math.min(window.devicePixelRatio || 1, 3)")
+    box = round(64 * density)
+    for options in site.evaluate("window.decodeStats")["options"]:
+        assert 0 < options["resizeWidth"] <= box and 0 < options["resizeHeight"] <= box, options
+    for name in shapes:
+        canvas = result_row(site, name).locator("canvas.thumbnail")
+        drawn = canvas.evaluate("(c) => [c.width, c.height]")
+        assert max(drawn) <= box, (name, drawn)
+        if name == "tiny.png":
+            assert drawn == [8, 4]  # never enlarged
+        elif name == "portrait.png":
+            assert drawn[1] == box and abs(drawn[0] - round(box * 600 / 1600)) <= 1
