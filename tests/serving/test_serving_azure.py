@@ -38,7 +38,7 @@ def call_http(functions, functions_loop):
 
 
 def test_the_app_declares_an_anonymous_http_function_and_an_event_grid_blob_trigger(functions):
-    assert set(functions) == {"http_app_func", "process_image"}
+    assert set(functions) == {"http_app_func", "process_image", "record_failed_blob"}
     # The JSON form is what the worker reports to the host when it indexes the app.
     http = json.loads(functions["http_app_func"].get_function_json())["bindings"][0]
     assert http["type"] == "httpTrigger" and http["authLevel"].lower() == "anonymous"
@@ -46,10 +46,19 @@ def test_the_app_declares_an_anonymous_http_function_and_an_event_grid_blob_trig
     assert {**trigger, "direction": trigger["direction"].lower()} == {
         "type": "blobTrigger",
         "direction": "in",
-        "name": "blob",
+        "name": "client",
         "path": "images/{name}",
         "connection": "IMAGEAUTH_STORAGE",
         "source": "EventGrid",
+    }
+    # The blob trigger's poison queue, on the same connection (its account holds the queue).
+    [poison] = json.loads(functions["record_failed_blob"].get_function_json())["bindings"]
+    assert {**poison, "direction": poison["direction"].lower()} == {
+        "type": "queueTrigger",
+        "direction": "in",
+        "name": "message",
+        "queueName": "webjobs-blobtrigger-poison",
+        "connection": "IMAGEAUTH_STORAGE",
     }
 
 
