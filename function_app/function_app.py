@@ -27,7 +27,14 @@ from imageauth.api import app as fastapi_app
 from imageauth.blob import failure_result, names_no_storable_blob, process_blob, result_blob_name
 from imageauth.memory import pin_mmap_threshold
 from imageauth.predict import default_settings
-from imageauth.storage import CONNECTION_SETTING, read_head, results_container, write_failure, write_result
+from imageauth.storage import (
+    CONNECTION_SETTING,
+    read_head,
+    results_container,
+    still_current,
+    write_failure,
+    write_result,
+)
 
 # One worker process serves many uploads: keep its memory flat (see imageauth/memory.py).
 pin_mmap_threshold()
@@ -49,12 +56,16 @@ def process_image(client: blob_sdk.BlobClient) -> None:
         return
     settings = default_settings()
     # One byte past the limit is enough to know that the blob is too large.
-    data = read_head(client, settings.max_bytes + 1)
-    if data is None:
+    read = read_head(client, settings.max_bytes + 1)
+    if read is None:
         logging.warning("%s was deleted before it could be read: nothing to judge, no result", name)
         return
+    data, etag = read
     result = process_blob(data, name, settings)
     target = result_blob_name(name)
+    if not still_current(client, etag):
+        logging.info("%s changed or went while it was judged: its newer version's event writes the result", name)
+        return
     written = write_result(results_container(), target, result)
     outcome = result["error"]["code"] if "error" in result else f"{result['verdict']} (label {result['label']})"
     logging.info("%s -> results/%s: %s (%s)", name, target, outcome, "written" if written else "unchanged")

@@ -60,8 +60,9 @@ def _credential(values: dict[str, str], setting: str) -> object:
     return DefaultAzureCredential()
 
 
-def read_head(blob: BlobClient, limit: int) -> bytes | None:
-    """At most the first `limit` bytes of `blob`; None when it no longer exists.
+def read_head(blob: BlobClient, limit: int) -> tuple[bytes, str | None] | None:
+    """At most the first `limit` bytes of `blob` and the ETag of the version read; None when it
+    no longer exists.
 
     A ranged read, so an oversized blob costs `limit` bytes of memory, not its size. Other storage
     failures raise, so that the trigger fails and the platform retries.
@@ -69,14 +70,30 @@ def read_head(blob: BlobClient, limit: int) -> bytes | None:
     from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
     try:
-        return blob.download_blob(offset=0, length=limit).readall()
+        download = blob.download_blob(offset=0, length=limit)
+        return download.readall(), download.properties.etag
     except ResourceNotFoundError:
         return None
     except HttpResponseError as error:
         # A range from byte 0 is "invalid" only for a blob of zero bytes: its content is empty.
         if error.error_code == "InvalidRange":
-            return b""
+            return b"", None
         raise
+
+
+def still_current(blob: BlobClient, etag: str | None) -> bool:
+    """Whether `blob` is still the version read (ETag `etag`; None: the empty blob, checked by size).
+
+    A blob overwritten while it was judged has an event of its own on the way, whose result must
+    not be replaced by this, older one (Event Grid does not keep the order of events).
+    """
+    from azure.core.exceptions import ResourceNotFoundError
+
+    try:
+        properties = blob.get_blob_properties()
+    except ResourceNotFoundError:
+        return False
+    return properties.etag == etag if etag is not None else properties.size == 0
 
 
 def write_result(container: ContainerClient, blob_name: str, result: dict) -> bool:

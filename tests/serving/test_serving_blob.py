@@ -194,3 +194,35 @@ def test_the_worker_sees_the_sdk_type_annotation(functions):
     hints = typing.get_type_hints(functions["process_image"].get_user_function())
     assert hints["client"] is blob_sdk.BlobClient
     assert BlobClientConverter.check_input_type_annotation(hints["client"])
+
+
+def racing_client(storage, name: str, change) -> blob_sdk.BlobClient:
+    """The trigger's client for `name`, with `change(blob)` applied to the stored blob right after the
+    function has read it: another upload (or a delete) landing while the image is judged."""
+    client = blob_client(name)
+    original = client.download_blob
+
+    def download_blob(*args, **kwargs):
+        downloader = original(*args, **kwargs)
+        change(storage.get_blob_client("images", name))
+        return downloader
+
+    client.download_blob = download_blob
+    return client
+
+
+def test_a_blob_overwritten_while_it_is_judged_leaves_the_result_to_its_newer_version(storage, process_image, images):
+    name = "race/photo.png"
+    storage.get_blob_client("images", name).upload_blob(images["photo.jpg"], overwrite=True)
+    newer = images["cifake.png"]
+    process_image(racing_client(storage, name, lambda blob: blob.upload_blob(newer, overwrite=True)))
+    assert not storage.get_blob_client("results", result_blob_name(name)).exists()  # the old verdict is not written
+    process_image(blob_client(name))  # the newer version's own event
+    assert read_result(storage, name)["sha256"] == predict_bytes(newer)["sha256"]
+
+
+def test_a_blob_deleted_while_it_is_judged_gets_no_result(storage, process_image, images):
+    name = "race/deleted.jpg"
+    storage.get_blob_client("images", name).upload_blob(images["photo.jpg"], overwrite=True)
+    process_image(racing_client(storage, name, lambda blob: blob.delete_blob()))  # no raise
+    assert not storage.get_blob_client("results", result_blob_name(name)).exists()
