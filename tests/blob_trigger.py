@@ -17,7 +17,7 @@ from azure.storage.blob import BlobServiceClient
 from azurefunctions.extensions.base import Datum
 from azurefunctions.extensions.bindings.blob.blobClientConverter import BlobClientConverter
 
-CONNECTION_SETTING = "IMAGEAUTH_STORAGE"
+from imageauth.storage import CONNECTION_SETTING
 
 
 def host_binding_data(name: str, container: str = "images", connection: str = CONNECTION_SETTING) -> Datum:

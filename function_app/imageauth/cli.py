@@ -35,6 +35,10 @@ CSV_COLUMNS = [
 
 
 STDIN = "-"
+EXIT_STATUS = (
+    "exit status: 0 every input got a verdict, 1 one did not (or there was no input), "
+    "2 usage error, 130 interrupted (the results so far are written)"
+)
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Control characters (C0, DEL, C1): in a table they would break rows or drive the terminal.
@@ -262,8 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="imageauth",
         description="Real photograph or AI-generated image?",
-        epilog="exit status: 0 every input got a verdict, 1 one did not (or there was no input), "
-        "2 usage error, 130 interrupted (the results so far are written)",
+        epilog=EXIT_STATUS,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -272,8 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="score image files, folders (recursively) and globs",
         description="Score image files, folders (searched recursively for image file names, symlinked folders "
         "not followed) and globs (expanded here too when quoted; ** recurses). Each file is scored once.",
-        epilog="exit status: 0 every input got a verdict, 1 one did not (or there was no input), "
-        "2 usage error, 130 interrupted (the results so far are written)",
+        epilog=EXIT_STATUS,
     )
     predict.add_argument("paths", nargs="+", metavar="PATH", help="a file, a folder, a glob, or - for standard input")
     predict.add_argument(
