@@ -101,24 +101,7 @@ def write_result(container: ContainerClient, blob_name: str, result: dict) -> bo
 
     Any storage failure raises, so that the trigger fails and the platform retries.
     """
-    from azure.core.exceptions import ResourceNotFoundError
-    from azure.storage.blob import ContentSettings
-
-    blob = container.get_blob_client(blob_name)
-    try:
-        existing = json.loads(blob.download_blob().readall())
-    except ResourceNotFoundError:
-        existing = None
-    except ValueError:
-        existing = None  # Not our JSON: overwrite it with a valid result.
-    if isinstance(existing, dict) and _stable(existing) == _stable(result):
-        return False
-    blob.upload_blob(
-        json.dumps(result, ensure_ascii=False, indent=2).encode("utf-8"),
-        overwrite=True,
-        content_settings=ContentSettings(content_type="application/json; charset=utf-8"),
-    )
-    return True
+    return _write(container.get_blob_client(blob_name), result, keep_verdict=False)
 
 
 def write_failure(container: ContainerClient, blob_name: str, result: dict) -> bool:
@@ -127,15 +110,58 @@ def write_failure(container: ContainerClient, blob_name: str, result: dict) -> b
     Event Grid delivers at least once: another delivery of the same blob may have succeeded while
     this one failed, and its verdict must not be replaced by a failure notice.
     """
+    return _write(container.get_blob_client(blob_name), result, keep_verdict=True)
+
+
+# Tries of the read-compare-write cycle when another writer keeps getting in between.
+_WRITE_TRIES = 5
+
+
+def _write(blob: BlobClient, result: dict, *, keep_verdict: bool) -> bool:
+    """Write `result` unless what is there makes it pointless; conditional on what was read.
+
+    The upload only succeeds if the result blob is still the version read (or still absent), so a
+    verdict written by another delivery between the read and the write is never overwritten
+    unseen: the cycle starts again and looks at it.
+    """
+    from azure.core import MatchConditions
+    from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
+    from azure.storage.blob import ContentSettings
+
+    body = json.dumps(result, ensure_ascii=False, indent=2).encode("utf-8")
+    for _ in range(_WRITE_TRIES):
+        existing, etag = _read_existing(blob)
+        if existing is not None and (
+            _stable(existing) == _stable(result) or (keep_verdict and "error" not in existing)
+        ):
+            return False
+        condition = {"etag": etag, "match_condition": MatchConditions.IfNotModified} if etag else {"overwrite": False}
+        try:
+            blob.upload_blob(
+                body,
+                content_settings=ContentSettings(content_type="application/json; charset=utf-8"),
+                **condition,
+            )
+        except (ResourceExistsError, ResourceModifiedError):
+            continue  # Someone wrote in between: read again and decide again.
+        return True
+    raise RuntimeError(f"{blob.blob_name} kept changing while its result was written")
+
+
+def _read_existing(blob: BlobClient) -> tuple[dict | None, str | None]:
+    """The result already stored (None if absent or not our JSON) and the ETag of that version."""
     from azure.core.exceptions import ResourceNotFoundError
 
     try:
-        existing = json.loads(container.get_blob_client(blob_name).download_blob().readall())
-    except (ResourceNotFoundError, ValueError):
-        existing = None
-    if isinstance(existing, dict) and "error" not in existing:
-        return False
-    return write_result(container, blob_name, result)
+        download = blob.download_blob()
+        raw = download.readall()
+    except ResourceNotFoundError:
+        return None, None
+    try:
+        existing = json.loads(raw)
+    except ValueError:
+        existing = None  # Not our JSON: overwritten with a valid result.
+    return (existing if isinstance(existing, dict) else None), download.properties.etag
 
 
 def _stable(result: dict) -> dict:

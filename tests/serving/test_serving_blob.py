@@ -179,6 +179,38 @@ def test_a_verdict_is_never_replaced_by_a_failure_notice(storage, process_image,
     assert read_result(storage, "twice/photo.jpg") == before and before["label"] in ("real", "fake")
 
 
+def test_a_verdict_written_between_the_read_and_the_write_is_kept(
+    storage, process_image, record_failed_blob, images, monkeypatch
+):
+    # Another delivery writes its verdict just after the failure recorder looked: real storage
+    # refuses the recorder's conditional write, and it looks again instead of overwriting.
+    import imageauth.storage as storage_module
+
+    name = "race/photo.jpg"
+    storage.get_blob_client("images", name).upload_blob(images["photo.jpg"], overwrite=True)
+    read_existing = storage_module._read_existing
+    reads = []
+
+    def read_then_race(blob):
+        seen = read_existing(blob)
+        reads.append(seen)
+        if len(reads) == 1:
+            monkeypatch.setattr(storage_module, "_read_existing", read_existing)
+            process_image(blob_client(name))  # the other delivery, finishing now
+            monkeypatch.setattr(storage_module, "_read_existing", read_then_race)
+        return seen
+
+    monkeypatch.setattr(storage_module, "_read_existing", read_then_race)
+    record_failed_blob(poison_message(name))
+    assert len(reads) == 2 and reads[1][0]["label"] in ("real", "fake")
+    assert read_result(storage, name)["verdict"] in (
+        "likely_ai",
+        "likely_real",
+        "unsure",
+        "ai_generated_by_credentials",
+    )
+
+
 def test_other_poison_messages_are_left_alone(storage, record_failed_blob):
     results = storage.get_container_client("results")
     before = {blob.name for blob in results.list_blobs()}
