@@ -8,7 +8,7 @@ Why: Azure mounts the package read-only, so Python cannot write the bytecode it
 compiles, and without .pyc files in the zip every cold start compiles every
 module it imports (numpy, Pillow, FastAPI, azure-functions, imageauth). This
 builds the package as the deploy workflow does (`function_app/` plus
-`pip install --target`, pruned), then times fresh processes run with `-B`
+`scripts/install_package_deps.py`, pruned), then times fresh processes run with `-B`
 (nothing written, as on the mount) from start to the first verdict on a
 32x32 PNG: first without bytecode (the baseline), then after the workflow's
 `compileall --invalidation-mode unchecked-hash`, interleaved run by run on
@@ -47,8 +47,9 @@ print(time.perf_counter() - start)
 
 def build(target: Path) -> None:
     shutil.copytree(REPO / "function_app", target, ignore=shutil.ignore_patterns("__pycache__", "local.settings.json"))
-    pip = [sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-compile"]
-    subprocess.run([*pip, "--target", str(target / PACKAGES), "-r", str(target / "requirements.txt")], check=True)
+    # The deploy workflow's own install: wheels for the runtime's Python and glibc.
+    install = [sys.executable, str(REPO / "scripts" / "install_package_deps.py")]
+    subprocess.run([*install, str(target / "requirements.txt"), str(target / PACKAGES)], check=True)
     subprocess.run([sys.executable, str(REPO / "scripts" / "prune_packages.py"), str(target / PACKAGES)], check=True)
 
 
