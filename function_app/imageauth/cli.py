@@ -11,6 +11,7 @@ results so far are still written).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import dataclasses
 import glob
@@ -19,7 +20,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -210,17 +211,42 @@ def write_csv(results: list[dict], out: TextIO) -> None:
         writer.writerow({key: csv_cell(value) for key, value in row.items()})
 
 
+@contextlib.contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """Send what native code writes to stderr meanwhile to /dev/null.
+
+    LiteRT's C++ prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." straight to
+    file descriptor 2 when the model is loaded, and has no switch to turn it off
+    (google-ai-edge/LiteRT#7420): stderr is where the CLI's own messages go, so a clean run
+    should leave it empty. Only the load is wrapped; Python exceptions surface after it.
+    """
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all: nothing to keep clean
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def predict_command(args: argparse.Namespace, out: TextIO) -> int:
     settings = Settings.from_env()
     if args.model_dir is not None:
         settings = dataclasses.replace(settings, model_dir=args.model_dir)
-        try:
+    try:
+        with native_stderr_silenced():
             get_detector(settings)  # a mistyped folder is a usage error, not a traceback
-        except (OSError, ValueError) as error:
-            print(
-                f"imageauth: --model-dir {display_name(args.model_dir)}: not a model folder ({error})", file=sys.stderr
-            )
-            return 2
+    except (OSError, ValueError) as error:
+        where = f"--model-dir {display_name(args.model_dir)}" if args.model_dir is not None else "the bundled model"
+        print(f"imageauth: {where}: not a model folder ({error})", file=sys.stderr)
+        return 2
     inputs = expand_inputs(args.paths)
     progress = tqdm(
         inputs, desc="predicting", unit="image", file=sys.stderr, disable=True if args.no_progress else None
