@@ -27,7 +27,7 @@ from starlette.types import ASGIApp
 
 from imageauth.admission import Overloaded
 from imageauth.body_limit import BodyLimitMiddleware
-from imageauth.errors import FaultBarrier, RequestError, error_response, internal_error
+from imageauth.errors import FaultBarrier, RequestError, error_response, internal_error, retry_later
 from imageauth.predict import default_settings, error_item, get_detector, get_policy, predict_bytes, sha256_hex
 from imageauth.preprocess import ImageError, too_many_bytes
 from imageauth.schemas import ErrorResponse, Health, ModelInfo, PredictResponse
@@ -181,9 +181,7 @@ def _methods_for(request: Request) -> set[str]:
 
 async def _on_overloaded(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, Overloaded)
-    response = error_response(error.code, error.message, error.status)
-    response.headers["Retry-After"] = str(error.retry_after)
-    return response
+    return retry_later(error_response(error.code, error.message, error.status), error.retry_after)
 
 
 async def _on_disconnect(request: Request, error: Exception) -> Response:

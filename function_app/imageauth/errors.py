@@ -26,6 +26,19 @@ def error_response(code: str, message: str, status: int) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
+def retry_later(response: JSONResponse, seconds: int) -> JSONResponse:
+    """`response` with `Retry-After`, readable by a page on another origin too.
+
+    A browser hides every response header but the CORS-safelisted ones from a cross-origin
+    script unless the answer lists it in `Access-Control-Expose-Headers`, and the function app's
+    platform CORS setting has origins and credentials only, no exposed headers: so the API names
+    it itself (harmless on the same origin). The page then waits as long as asked.
+    """
+    response.headers["Retry-After"] = str(seconds)
+    response.headers["Access-Control-Expose-Headers"] = "Retry-After"
+    return response
+
+
 def request_too_large(limit: int) -> RequestError:
     return RequestError("request_too_large", f"The request body is larger than the limit of {limit} bytes.", 413)
 

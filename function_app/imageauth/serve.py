@@ -46,7 +46,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from imageauth.admission import RETRY_AFTER_S
 from imageauth.api import create_app
-from imageauth.errors import error_response
+from imageauth.errors import error_response, retry_later
 from imageauth.memory import pin_mmap_threshold
 from imageauth.settings import Settings
 
@@ -95,7 +95,7 @@ class TimedH11Protocol(H11Protocol):
             if len(self.connections) >= self.max_connections or len(self.tasks) > self.max_connections:
                 self.logger.warning("Exceeded concurrency limit.")
                 response = error_response("overloaded", "The server has too many open connections; retry later.", 503)
-                response.headers.update({"Retry-After": str(RETRY_AFTER_S), "Connection": "close"})
+                retry_later(response, RETRY_AFTER_S).headers["Connection"] = "close"
                 await response(scope, receive, send)
                 return
             await app(scope, receive, send)

@@ -204,6 +204,7 @@ def test_a_request_past_the_connection_cap_gets_a_json_503_with_retry_after(tmp_
         assert response.status_code == 503
         assert response.headers["content-type"] == "application/json"
         assert int(response.headers["retry-after"]) >= 1
+        assert response.headers["access-control-expose-headers"] == "Retry-After"
         assert response.json()["error"]["code"] == "overloaded"
         deadline = time.monotonic() + 5
         while httpx.get(base + "/api/health").status_code != 200:  # the idle ones are gone: served again
@@ -235,6 +236,8 @@ def test_over_budget_a_request_waits_briefly_then_gets_503_with_retry_after(imag
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "overloaded"
     assert response.headers["retry-after"] == "1"
+    # A page on another origin (the static web app) may read it: browsers hide unlisted headers.
+    assert response.headers["access-control-expose-headers"] == "Retry-After"
     assert waited >= 0.2
     with TestClient(create_app(settings)) as client:  # room again: served
         assert client.post("/api/predict", files={"file": ("a.jpg", images["photo.jpg"])}).status_code == 200
