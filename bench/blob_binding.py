@@ -6,30 +6,32 @@ Not a test: run it by hand (niced, on a quiet machine if you can):
 
 Why: binding the trigger to a `BlobClient` (azurefunctions-extensions-bindings-blob) bounds a
 blob's memory, but the extension imports the Azure Storage and Identity SDKs when the worker
-indexes `function_app.py`, which the `InputStream` binding did not. This times fresh processes
-from start to `import function_app` done (what a Functions worker does before its first
-invocation), for the current `function_app.py` and for the one at `--ref` (default: the last
-commit with the `InputStream` binding), interleaved run by run in the same environment, and
-writes bench/results/blob_binding.json.
+indexes `function_app.py`, which the `InputStream` binding did not. This builds two deploy
+packages as deploy.yml does (bench/deploy_package.py: each app's own requirements, runtime
+wheels, pruned, with bytecode), one for the current `function_app/` and one for the app at
+`--ref` (default: the last commit with the `InputStream` binding), and times fresh processes
+that see only the package from start to `import function_app` done (what a Functions worker
+does before its first invocation), interleaved run by run, and writes
+bench/results/blob_binding.json. (Timed in the development venv instead, the cost was larger:
+the venv has aiohttp, which the Azure SDK imports whenever it can; the package does not.)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from deploy_package import REPO, build, compile_bytecode, run_isolated
+
 RUNS = 9
 PROBE = """
 import sys, time
 start = time.perf_counter()
-sys.path.insert(0, sys.argv[1])
+sys.path[:0] = sys.argv[1:3]
 import function_app
 print(time.perf_counter() - start)
 """
@@ -43,9 +45,8 @@ def last_input_stream_commit() -> str:
     return subprocess.run(parent, cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
 
 
-def import_seconds(app_dir: Path) -> float:
-    run = subprocess.run([sys.executable, "-c", PROBE, str(app_dir)], capture_output=True, text=True, check=True)
-    return float(run.stdout.split()[-1])
+def import_seconds(package: Path) -> float:
+    return float(run_isolated(package, PROBE).split()[-1])
 
 
 def main() -> None:
@@ -53,15 +54,17 @@ def main() -> None:
     parser.add_argument("--ref", default=None, help="git ref of the baseline function_app.py")
     ref = parser.parse_args().ref or last_input_stream_commit()
     with tempfile.TemporaryDirectory() as folder:
-        trees = {"InputStream binding": Path(folder) / "old", "BlobClient binding": Path(folder) / "new"}
-        # The baseline is the app as it was at `ref` (its function_app.py imports what its imageauth had).
+        # The baseline is the app as it was at `ref`, with the requirements it had.
         archive = subprocess.run(["git", "archive", ref, "function_app"], cwd=REPO, capture_output=True, check=True)
         subprocess.run(["tar", "-x", "-C", folder], input=archive.stdout, check=True)
-        (Path(folder) / "function_app").rename(trees["InputStream binding"])
-        ignore = shutil.ignore_patterns("__pycache__")
-        shutil.copytree(REPO / "function_app", trees["BlobClient binding"], ignore=ignore)
+        sources = {"InputStream binding": Path(folder) / "function_app", "BlobClient binding": REPO / "function_app"}
+        trees = {
+            name: build(Path(folder) / f"package-{index}", source)
+            for index, (name, source) in enumerate(sources.items())
+        }
         for tree in trees.values():
-            import_seconds(tree)  # bytecode and page cache warm for both
+            compile_bytecode(tree)
+            import_seconds(tree)  # page cache warm for both
         runs: dict[str, list[float]] = {name: [] for name in trees}
         for _ in range(RUNS):
             for name, tree in trees.items():

@@ -7,9 +7,9 @@ Not a test: run it by hand (niced, on a quiet machine if you can):
 Why: Azure mounts the package read-only, so Python cannot write the bytecode it
 compiles, and without .pyc files in the zip every cold start compiles every
 module it imports (numpy, Pillow, FastAPI, azure-functions, imageauth). This
-builds the package as the deploy workflow does (`function_app/` plus
-`scripts/install_package_deps.py`, pruned), then times fresh processes run with `-B`
-(nothing written, as on the mount) from start to the first verdict on a
+builds the package as the deploy workflow does (bench/deploy_package.py), then
+times fresh processes run with `-B` (nothing written, as on the mount) that see
+only the package, from start to the first verdict on a
 32x32 PNG: first without bytecode (the baseline), then after the workflow's
 `compileall --invalidation-mode unchecked-hash`, interleaved run by run on
 two copies. Results go to bench/results/bytecode.json.
@@ -20,15 +20,12 @@ from __future__ import annotations
 import json
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-PACKAGES = Path(".python_packages") / "lib" / "site-packages"
+from deploy_package import REPO, build, compile_bytecode, run_isolated
+
 RUNS = 7
-COMPILE = ["-m", "compileall", "-q", "-f", "-j", "0", "--invalidation-mode", "unchecked-hash", "."]
 # Start to first verdict, as the Functions host would: import function_app, then one prediction.
 PROBE = """
 import io, sys, time
@@ -45,17 +42,8 @@ print(time.perf_counter() - start)
 """
 
 
-def build(target: Path) -> None:
-    shutil.copytree(REPO / "function_app", target, ignore=shutil.ignore_patterns("__pycache__", "local.settings.json"))
-    # The deploy workflow's own install: wheels for the runtime's Python and glibc.
-    install = [sys.executable, str(REPO / "scripts" / "install_package_deps.py")]
-    subprocess.run([*install, str(target / "requirements.txt"), str(target / PACKAGES)], check=True)
-    subprocess.run([sys.executable, str(REPO / "scripts" / "prune_packages.py"), str(target / PACKAGES)], check=True)
-
-
 def cold_start(package: Path) -> float:
-    command = [sys.executable, "-I", "-B", "-c", PROBE, str(package), str(package / PACKAGES)]
-    return float(subprocess.run(command, capture_output=True, text=True, check=True).stdout.split()[-1])
+    return float(run_isolated(package, PROBE).split()[-1])
 
 
 def main() -> None:
@@ -63,7 +51,7 @@ def main() -> None:
         plain, compiled = Path(folder) / "plain", Path(folder) / "compiled"
         build(plain)
         shutil.copytree(plain, compiled, symlinks=True)
-        subprocess.run([sys.executable, *COMPILE], cwd=compiled, check=True)
+        compile_bytecode(compiled)
         pyc_bytes = sum(path.stat().st_size for path in compiled.rglob("*.pyc"))
         runs: dict[str, list[float]] = {"without bytecode": [], "with bytecode": []}
         cold_start(plain), cold_start(compiled)  # page cache warm for both
