@@ -126,6 +126,9 @@ param extraAllowedOrigins array = []
 @description('Daily ingestion cap of the Log Analytics workspace in GB; -1 removes the cap.')
 param logDailyCapGb int = 1
 
+@description('Object (principal) id of the deploying identity. When set, it gets Blob Data Contributor on the images and results containers, so the deploy workflow can test the blob trigger end to end; empty: no data access, and the workflow skips that test.')
+param smokeTestPrincipalId string = ''
+
 // One token makes every derived name unique per resource group and environment.
 var resourceToken = toLower(uniqueString(resourceGroup().id, environmentName))
 var tags = {
@@ -278,6 +281,16 @@ module rbac 'modules/rbac.bicep' = {
     imagesContainerName: imagesContainerName
     resultsContainerName: resultsContainerName
     applicationInsightsName: monitoring.outputs.applicationInsightsName
+  }
+}
+
+module smokeTestAccess 'modules/smoketest.bicep' = if (!empty(smokeTestPrincipalId)) {
+  name: 'smoketest'
+  params: {
+    principalId: smokeTestPrincipalId
+    storageAccountName: storage.outputs.name
+    imagesContainerName: imagesContainerName
+    resultsContainerName: resultsContainerName
   }
 }
 

@@ -174,6 +174,18 @@ def test_roles_are_scoped_narrowly():
     }
 
 
+def test_the_deploy_workflow_gets_data_access_to_the_two_containers_only_when_asked():
+    module = read(MODULES / "smoketest.bicep")
+    assert sorted(role_assignments(module).values()) == [
+        ("storageBlobDataContributor", "storage::blobService::images"),
+        ("storageBlobDataContributor", "storage::blobService::results"),
+    ]
+    assert "principalType: 'ServicePrincipal'" in module
+    main = strip_comments(read(MAIN))
+    assert re.search(r"module \w+ 'modules/smoketest\.bicep' = if \(!empty\(smokeTestPrincipalId\)\)", main)
+    assert param_default(main, "smokeTestPrincipalId") == ""
+
+
 def test_names_come_from_one_token_and_can_be_overridden():
     main = strip_comments(read(MAIN))
     assert main.count("uniqueString(") == 1
@@ -204,7 +216,7 @@ def test_outputs_are_upper_snake_and_cover_the_workflows():
 
 def test_the_deploying_identity_may_assign_every_role_the_bicep_assigns():
     """docs/deploy.md limits the deploying identity to these role ids; a new role must be added there."""
-    role_ids = set(re.findall(r"'([0-9a-f-]{36})'", read(MODULES / "rbac.bicep")))
+    role_ids = set().union(*(re.findall(r"'([0-9a-f-]{36})'", read(path)) for path in MODULES.glob("*.bicep")))
     roles_line = re.search(r'^ROLES="([^"]*)"', (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8"), re.MULTILINE)
     assert roles_line, "docs/deploy.md should set ROLES for the role-assignment condition"
     assert set(re.split(r",\s*", roles_line.group(1))) == role_ids

@@ -166,6 +166,21 @@ def test_deploy_steps_run_in_order():
     steps_in_order(job, fragments)
 
 
+def test_the_blob_smoke_test_runs_only_with_data_access_and_cleans_up():
+    job = workflow("deploy.yml")["jobs"]["deploy"]
+    upload = step_index(job, mentions("--container-name images"))
+    step = job["steps"][upload]
+    # The roles and the test hang on the same variable: the Bicep parameter is passed from it.
+    assert job["env"]["SMOKE_TEST_PRINCIPAL_ID"] == "${{ vars.AZURE_DEPLOYER_PRINCIPAL_ID }}"
+    assert step["if"] == "env.SMOKE_TEST_PRINCIPAL_ID != ''"
+    infra = job["steps"][step_index(job, mentions("--query properties.outputs"))]["run"]
+    assert 'smokeTestPrincipalId="$SMOKE_TEST_PRINCIPAL_ID"' in infra
+    script = step["run"]
+    assert "trap cleanup EXIT" in script and script.count("az storage blob delete") == 2
+    assert "--container-name results" in script and '"model_version"' in script
+    assert upload > step_index(job, mentions("/api/predict"))  # after the HTTP smoke test
+
+
 def test_deploy_reads_only_outputs_that_exist():
     from bicep_checks import INFRA, outputs, read
 
