@@ -37,7 +37,7 @@ from PIL import Image, TiffImagePlugin
 from serving_helpers import model_only_verdict
 
 from imageauth import manifest_markers, provenance, skipped_metadata
-from imageauth.cli import evidence_summary
+from imageauth.cli_output import evidence_summary
 from imageauth.predict import predict_bytes
 from imageauth.settings import Settings
 from imageauth.xmp import XMP_SCAN_BYTES
