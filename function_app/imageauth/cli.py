@@ -4,8 +4,8 @@ The same core as the API (`predict_or_error`), so a file gets the same
 probability here as over HTTP. Output goes to stdout as a table, JSON (the
 API's response shape) or CSV; the progress bar goes to stderr, so piping the
 output stays clean. Exit status: 0 when every input got a verdict, 1 when one
-did not (or there was none), 2 for a usage error, 130 when interrupted (the
-results so far are still written).
+did not (or there was none, or the model does not load), 2 for a usage error,
+130 when interrupted (the results so far are still written).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import importlib.metadata
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
@@ -30,7 +31,8 @@ from imageauth.preprocess import ImageError, too_many_bytes
 from imageauth.settings import Settings
 
 EXIT_STATUS = (
-    "exit status: 0 every input got a verdict, 1 one did not (or there was no input), "
+    "exit status: 0 every input got a verdict, 1 one did not (or there was no input, or the model "
+    "does not load), "
     "2 usage error, 130 interrupted (the results so far are written)"
 )
 
@@ -70,13 +72,13 @@ def score(entry: Input, settings: Settings) -> dict:
 
 
 @contextlib.contextmanager
-def native_stderr_silenced() -> Iterator[None]:
-    """Send what native code writes to stderr meanwhile to /dev/null.
+def native_stderr_held() -> Iterator[None]:
+    """Hold what native code writes to stderr meanwhile; replay it only if the block fails.
 
     LiteRT's C++ prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." straight to
     file descriptor 2 when the model is loaded, and has no switch to turn it off
     (google-ai-edge/LiteRT#7420): stderr is where the CLI's own messages go, so a clean run
-    should leave it empty. Only the load is wrapped; Python exceptions surface after it.
+    should leave it empty. A load that fails keeps what LiteRT said about why.
     """
     sys.stderr.flush()
     try:
@@ -84,14 +86,38 @@ def native_stderr_silenced() -> Iterator[None]:
     except OSError:  # no stderr at all: nothing to keep clean
         yield
         return
-    devnull = os.open(os.devnull, os.O_WRONLY)
+    finished = False
+    with tempfile.TemporaryFile() as held:
+        try:
+            os.dup2(held.fileno(), 2)
+            yield
+            finished = True
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            if not finished:
+                held.seek(0)
+                os.write(2, held.read())
+
+
+def load_model(settings: Settings, model_dir: str | None) -> int | None:
+    """Load the model before any input is read; an exit status when it cannot be loaded.
+
+    A `--model-dir` that is no model folder is a usage error (2); the bundled model (or
+    IMAGEAUTH_MODEL_DIR's) failing to load is a broken installation (1). Either is one line,
+    not a traceback.
+    """
     try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+        with native_stderr_held():
+            get_detector(settings)
+    except (OSError, ValueError) as error:
+        if model_dir is not None:
+            print(f"imageauth: --model-dir {display_name(model_dir)}: not a model folder ({error})", file=sys.stderr)
+            return 2
+        where = f"the model in {display_name(settings.model_dir)}" if settings.model_dir else "the bundled model"
+        print(f"imageauth: {where} cannot be loaded ({error})", file=sys.stderr)
+        return 1
+    return None
 
 
 def predict_command(args: argparse.Namespace, out: TextIO) -> int:
@@ -99,12 +125,12 @@ def predict_command(args: argparse.Namespace, out: TextIO) -> int:
     if args.model_dir is not None:
         settings = dataclasses.replace(settings, model_dir=args.model_dir)
     try:
-        with native_stderr_silenced():
-            get_detector(settings)  # a mistyped folder is a usage error, not a traceback
-    except (OSError, ValueError) as error:
-        where = f"--model-dir {display_name(args.model_dir)}" if args.model_dir is not None else "the bundled model"
-        print(f"imageauth: {where}: not a model folder ({error})", file=sys.stderr)
-        return 2
+        failed = load_model(settings, args.model_dir)
+    except KeyboardInterrupt:
+        print("imageauth: interrupted before any input was scored", file=sys.stderr)
+        return 130
+    if failed is not None:
+        return failed
     inputs = expand_inputs(args.paths)
     progress = tqdm(
         inputs, desc="predicting", unit="image", file=sys.stderr, disable=True if args.no_progress else None
@@ -179,6 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
+    if sys.stderr is None:
+        # Started with stderr closed: Python has no sys.stderr (the progress bar and the messages
+        # would fail), and the next file opened would take descriptor 2, where native code writes.
+        # /dev/null takes it instead.
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - open for the whole process
     args = build_parser().parse_args(argv)
     return predict_command(args, out or sys.stdout)
 

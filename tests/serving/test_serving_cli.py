@@ -148,6 +148,36 @@ def test_a_mistyped_model_folder_is_a_usage_error(tmp_path, images, capsys):
     assert capsys.readouterr().err.count("\n") == 1  # one line, no traceback
 
 
+def test_a_model_that_does_not_load_is_one_line_and_exit_1(tmp_path, images, capsys, monkeypatch):
+    # Not a usage error: the installation's model (here IMAGEAUTH_MODEL_DIR's) is broken.
+    broken = tmp_path / "model"
+    broken.mkdir()
+    shutil.copy(Path(__file__).parents[2] / "function_app" / "model" / "model.json", broken)
+    (broken / "model.tflite").write_bytes(b"not a flatbuffer" * 100)
+    monkeypatch.setenv("IMAGEAUTH_MODEL_DIR", str(broken))
+    (tmp_path / "a.jpg").write_bytes(images["photo.jpg"])
+    status, output = run(str(tmp_path / "a.jpg"))
+    assert (status, output) == (1, "")
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "cannot be loaded" in error and str(broken) in error
+
+
+def test_a_closed_stderr_does_not_stop_the_cli(folder):
+    # With fd 2 closed Python has no sys.stderr at all; the output must still be written.
+    command = [
+        str(Path(sys.executable).with_name("imageauth")),
+        "predict",
+        str(folder / "photo.jpg"),
+        "--format",
+        "json",
+    ]
+    finished = subprocess.run(
+        ["sh", "-c", 'exec "$@" 2>&-', "sh", *command], capture_output=True, text=True, check=False
+    )
+    assert finished.returncode == 0
+    assert json.loads(finished.stdout)["results"][0]["filename"] == str(folder / "photo.jpg")
+
+
 def test_standard_input_and_pipes_are_read(tmp_path, images):
     photo = images["photo.jpg"]
     command = [sys.executable, "-m", "imageauth.cli", "predict", "--no-progress", "--format", "json"]
