@@ -13,7 +13,9 @@ wheels, pruned, with bytecode), one for the current `function_app/` and one for 
 that see only the package from start to `import function_app` done (what a Functions worker
 does before its first invocation), interleaved run by run, and writes
 bench/results/blob_binding.json. (Timed in the development venv instead, the cost was larger:
-the venv has aiohttp, which the Azure SDK imports whenever it can; the package does not.)
+the venv has aiohttp, which the Azure SDK imports whenever it can; the package does not.
+Hence `-I -S` in bench/deploy_package.py: with the venv's site-packages on the path, aiohttp
+loaded from there even behind the package.)
 """
 
 from __future__ import annotations

@@ -2,10 +2,13 @@
 
 `function_app/` plus its requirements installed by `scripts/install_package_deps.py`
 (wheels for the runtime's Python and glibc), pruned by `scripts/prune_packages.py`,
-optionally with the workflow's bytecode. A process started with `-I` and the two
-folders in front of `sys.path` sees only the package, as the Functions worker
-does: the development venv has more installed (aiohttp, for one, which the Azure
-SDK imports whenever it can), and timing imports there would time another program.
+optionally with the workflow's bytecode. A process started with `-I -S` (no
+environment variables, no `site`: the venv's site-packages stays off `sys.path`)
+and the two folders in front of `sys.path` sees the standard library and the
+package only, as the Functions worker does: the development venv has more
+installed (aiohttp, for one, which the Azure SDK imports whenever it can), so
+timing there would time another program, and a dependency missing from the
+package would go unnoticed.
 """
 
 from __future__ import annotations
@@ -35,6 +38,6 @@ def compile_bytecode(target: Path) -> None:
 
 
 def run_isolated(package: Path, probe: str) -> str:
-    """`probe`'s stdout, run in a fresh `-I -B` process whose argv[1:3] are the package's two folders."""
-    command = [sys.executable, "-I", "-B", "-c", probe, str(package), str(package / PACKAGES)]
+    """`probe`'s stdout, run in a fresh `-I -S -B` process whose argv[1:3] are the package's two folders."""
+    command = [sys.executable, "-I", "-S", "-B", "-c", probe, str(package), str(package / PACKAGES)]
     return subprocess.run(command, capture_output=True, text=True, check=True).stdout
