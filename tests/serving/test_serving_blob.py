@@ -179,14 +179,20 @@ def test_a_verdict_is_never_replaced_by_a_failure_notice(storage, process_image,
     assert read_result(storage, "twice/photo.jpg") == before and before["label"] in ("real", "fake")
 
 
+@pytest.mark.parametrize("stored_before", ["nothing", "an older failure notice"])
 def test_a_verdict_written_between_the_read_and_the_write_is_kept(
-    storage, process_image, record_failed_blob, images, monkeypatch
+    storage, process_image, record_failed_blob, images, monkeypatch, stored_before
 ):
     # Another delivery writes its verdict just after the failure recorder looked: real storage
-    # refuses the recorder's conditional write, and it looks again instead of overwriting.
+    # refuses the recorder's conditional write (If-None-Match: * when nothing was there, If-Match
+    # the ETag it read otherwise), and it looks again instead of overwriting.
     import imageauth.storage as storage_module
 
-    name = "race/photo.jpg"
+    name = f"race-{stored_before.split()[-1]}/photo.jpg"
+    if stored_before != "nothing":
+        older = {"filename": name, "error": {"code": "internal_error", "message": "an earlier run"}}
+        target = storage.get_blob_client("results", result_blob_name(name))
+        target.upload_blob(json.dumps(older).encode(), overwrite=True)
     storage.get_blob_client("images", name).upload_blob(images["photo.jpg"], overwrite=True)
     read_existing = storage_module._read_existing
     reads = []
@@ -202,6 +208,7 @@ def test_a_verdict_written_between_the_read_and_the_write_is_kept(
 
     monkeypatch.setattr(storage_module, "_read_existing", read_then_race)
     record_failed_blob(poison_message(name))
+    assert (reads[0][1] is None) == (stored_before == "nothing")
     assert len(reads) == 2 and reads[1][0]["label"] in ("real", "fake")
     assert read_result(storage, name)["verdict"] in (
         "likely_ai",
