@@ -88,14 +88,13 @@ def test_a_file_over_the_byte_limit_is_not_read(folder, monkeypatch):
     assert json.loads(output)["results"][0]["error"]["code"] == "file_too_large"
 
 
+def installed_command(*argv: str) -> list[str]:
+    """The `imageauth` console script of this environment, as a user runs it."""
+    return [str(Path(sys.executable).with_name("imageauth")), "predict", *argv]
+
+
 def test_the_installed_command_and_its_progress_bar(folder):
-    command = [
-        str(Path(sys.executable).with_name("imageauth")),
-        "predict",
-        str(folder / "photo.jpg"),
-        "--format",
-        "json",
-    ]
+    command = installed_command(str(folder / "photo.jpg"), "--format", "json")
     finished = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert finished.returncode == 0, finished.stderr
     assert json.loads(finished.stdout)["results"][0]["filename"] == str(folder / "photo.jpg")
@@ -164,13 +163,7 @@ def test_a_model_that_does_not_load_is_one_line_and_exit_1(tmp_path, images, cap
 
 def test_a_closed_stderr_does_not_stop_the_cli(folder):
     # With fd 2 closed Python has no sys.stderr at all; the output must still be written.
-    command = [
-        str(Path(sys.executable).with_name("imageauth")),
-        "predict",
-        str(folder / "photo.jpg"),
-        "--format",
-        "json",
-    ]
+    command = installed_command(str(folder / "photo.jpg"), "--format", "json")
     finished = subprocess.run(
         ["sh", "-c", 'exec "$@" 2>&-', "sh", *command], capture_output=True, text=True, check=False
     )
