@@ -85,3 +85,19 @@ def test_the_command_exits_by_the_decision(tmp_path):
     assert (better.returncode, same.returncode) == (0, 1), better.stderr + same.stderr
     assert "ship: it meets 10 rows against 9 (large real photos called fake)" in better.stdout
     assert "| large real photos called fake" in better.stdout and "10.00 %" in better.stdout
+
+
+def test_the_photo_clause_ships_a_third_fewer_photos_called_fake_only_when_no_row_is_lost():
+    """27 -> 18 of 94 is a cut of one third; 19 is not; a lost row stops it even at 0."""
+
+    def photos(called: int, **changes: float) -> dict:
+        card = candidate(photos=called / 94, **changes)
+        card["robustness"]["real_photos"] |= {"count": 94, "called_fake": called}
+        return card
+
+    shipped = photos(27)
+    ship, _, reason = RULE.decide(shipped, photos(18), photo_cut=1 / 3)
+    assert (ship, reason) == (True, "ship: it loses no row and calls 33% fewer real photos fake")
+    assert RULE.decide(shipped, photos(19), photo_cut=1 / 3)[0] is False
+    assert RULE.decide(shipped, photos(18))[0] is False, "the clause applies only when asked for"
+    assert RULE.decide(shipped, photos(0, jpeg=0.94), photo_cut=1 / 3)[0] is False
