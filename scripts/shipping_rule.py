@@ -58,19 +58,15 @@ def decide(shipped: dict, candidate: dict, photo_cut: float | None = None) -> tu
     if lost:
         return False, table, f"do not ship: it loses {', '.join(lost)}"
     if met_new <= met_old:
+        reason = f"do not ship: it meets {met_new} rows, the shipped model {met_old}"
+        if photo_cut is None:
+            return False, table, reason
         cut = _photo_cut(shipped, candidate)
-        if photo_cut is not None and cut is not None and cut >= photo_cut - 1e-9:
+        if cut is None:
+            return False, table, f"{reason}, and the photo clause cannot be judged without both cards' photo counts"
+        if cut >= photo_cut - 1e-9:
             return True, table, f"ship: it loses no row and calls {cut:.0%} fewer real photos fake"
-        return (
-            False,
-            table,
-            f"do not ship: it meets {met_new} rows, the shipped model {met_old}"
-            + (
-                f", and calls {cut or 0:.0%} fewer real photos fake (the clause asks {photo_cut:.0%})"
-                if photo_cut is not None
-                else ""
-            ),
-        )
+        return False, table, f"{reason}, and calls {cut:.0%} fewer real photos fake (the clause asks {photo_cut:.0%})"
     return True, table, f"ship: it meets {met_new} rows against {met_old} ({', '.join(gained)}) and loses none"
 
 
