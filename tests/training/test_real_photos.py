@@ -1,4 +1,4 @@
-"""The curated real-photo list is well-formed, and the collector copies and checks exactly what it lists."""
+"""The curated photo lists are well-formed and disjoint, and the collector copies and checks exactly what they list."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from qt_bundle import build_rcc
 
 from training import real_photos
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PHOTO_SET = REPO_ROOT / "data" / "real_photos"
+TRAINING_LIST = REPO_ROOT / "training" / "training_photos.json"
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +24,9 @@ def curated() -> dict:
     return real_photos.load_curated_list()
 
 
-def test_curated_list_is_well_formed(curated: dict) -> None:
+@pytest.mark.parametrize("list_path", [real_photos.CURATED_LIST, TRAINING_LIST], ids=["measured", "training"])
+def test_curated_list_is_well_formed(list_path: Path) -> None:
+    curated = real_photos.load_curated_list(list_path)
     photos, packages = curated["photos"], curated["packages"]
     assert len(photos) >= 30
     for name, source in packages.items():
@@ -33,11 +37,19 @@ def test_curated_list_is_well_formed(curated: dict) -> None:
         assert photo["licence"].strip(), photo["name"]
         assert re.fullmatch(r"[0-9a-f]{64}", photo["sha256"]), photo["name"]
         assert min(photo["width"], photo["height"]) > 256, photo["name"]
-        assert Path(photo["name"]).suffix.lower() == Path(photo["path"]).suffix.lower(), photo["name"]
+        inner = photo.get("member", photo["path"])  # a photo inside a Qt resource bundle names its member
+        assert Path(photo["name"]).suffix.lower() == Path(inner).suffix.lower(), photo["name"]
         assert "/" not in photo["name"] and not Path(photo["path"]).is_absolute(), photo["name"]
     assert len({p["name"] for p in photos}) == len(photos), "file names repeat"
     assert len({p["sha256"] for p in photos}) == len(photos), "the same file is listed twice"
     assert {p["package"] for p in photos} == set(packages), "a package is fetched for no photo"
+
+
+def test_training_photos_are_not_the_measured_ones(curated: dict) -> None:
+    """The real-photo row is a held-out measurement: no training photo shares a package or a file with it."""
+    training = real_photos.load_curated_list(TRAINING_LIST)
+    assert not set(training["packages"]) & set(curated["packages"])
+    assert not {p["sha256"] for p in training["photos"]} & {p["sha256"] for p in curated["photos"]}
 
 
 def _fake_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: bytes | None = None) -> Path:
@@ -89,6 +101,36 @@ def test_collect_refuses_a_file_whose_hash_differs(tmp_path: Path, monkeypatch: 
     with pytest.raises(ValueError, match="some_photo.png"):
         real_photos.collect_real_photos(tmp_path / "out", curated_list)
     assert not (tmp_path / "out/manifest.json").exists()
+
+
+def test_collect_takes_a_photo_out_of_a_qt_resource_bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    photo = tmp_path / "fox.jpg"
+    Image.fromarray(np.full((300, 400, 3), 80, np.uint8)).save(photo)
+    content = photo.read_bytes()
+    root = tmp_path / "package"
+    (root / "usr/share/app/rcc").mkdir(parents=True)
+    bundle = build_rcc({"erase/resource/fox.jpg": content, "erase/a.qml": b"x"}, frozenset({"erase/resource/fox.jpg"}))
+    (root / "usr/share/app/rcc/erase.rcc").write_bytes(bundle)
+    monkeypatch.setattr(real_photos, "fetch_deb", lambda name, version, scratch: (root, version))
+    entry = {
+        "name": "erase_fox.jpg",
+        "package": "app-data",
+        "path": "usr/share/app/rcc/erase.rcc",
+        "member": "erase/resource/fox.jpg",
+        "licence": "GPL-3+",
+        "sha256": hashlib.sha256(content).hexdigest(),
+        "width": 400,
+        "height": 300,
+    }
+    curated_list = tmp_path / "list.json"
+    listed = {"packages": {"app-data": {"kind": "deb", "version": "1"}}, "photos": [entry]}
+    curated_list.write_text(json.dumps(listed))
+    manifest = real_photos.collect_real_photos(tmp_path / "out", curated_list)
+    assert manifest[0]["member"] == "erase/resource/fox.jpg"
+    assert (tmp_path / "out/erase_fox.jpg").read_bytes() == content
+    curated_list.write_text(json.dumps({**listed, "photos": [{**entry, "member": "erase/a.qml"}]}))
+    with pytest.raises(ValueError, match="erase_fox.jpg"):
+        real_photos.collect_real_photos(tmp_path / "other", curated_list)
 
 
 @pytest.mark.skipif(not (PHOTO_SET / "manifest.json").exists(), reason="run `python -m training.real_photos` first")
