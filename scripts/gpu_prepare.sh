@@ -2,18 +2,20 @@
 # Get this checkout ready to send to a borrowed GPU machine, and back to normal afterwards.
 #
 # The device tool sends the working tree (tracked files and untracked files git does not ignore)
-# plus the paths a run carries, 64 MiB in all. This repository's own DVC remote, dvc-store/, is
-# tracked and holds ~190 MB of float weights that the GPU run does not need, so without this the
-# tree cannot travel at all. `prepare`:
-#   - packs the ingested train/val data (training.pack: the original JPEGs, 27 MB for CIFAKE) into .gpu/
+# plus the paths a run carries, 64 MiB in all. Two tracked things the GPU run never reads would not
+# let the rest fit: this repository's own DVC remote, dvc-store/ (~190 MB of float weights), and the
+# shipped model.tflite (14 MiB). `prepare`:
+#   - packs the ingested train/val data (training.pack: the original JPEGs, 27 MB for CIFAKE) into
+#     .gpu/, with stage photo_patches' patches (lossless PNGs, +18 MB) when params.yaml names
+#     train.extra_real; re-packed every time, so a pack never lags params.yaml (a few seconds)
 #   - downloads, for the GPU machine's Python (3.12, no TensorFlow, no internet), the wheels it
 #     lacks into .whl/: Keras and its two pure-Python deps, and the Pillow that ingest decoded with
 #     (the pack is re-decoded there and checked bit for bit)
-#   - takes dvc-store/ out of git's index and ignores it locally (.git/info/exclude): the files stay
+#   - takes both out of git's index and ignores them locally (.git/info/exclude): the files stay
 #     on disk, and nothing is committed
 #   - prints what would travel and fails above 64 MiB.
-# `restore` puts dvc-store/ back into the index; run it as soon as the device runs are done, and
-# never commit in between (`git status` would show dvc-store/ as deleted).
+# `restore` puts them back into the index; run it as soon as the device runs are done, and never
+# commit in between (`git status` would show them as deleted).
 #
 # Usage: scripts/gpu_prepare.sh prepare|restore|size (hide: the index step of prepare alone)
 # The device call then carries .gpu and .whl: see docs/gpu.md.
@@ -22,6 +24,7 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-.venv/bin/python}
 LIMIT=$((64 * 1024 * 1024))
 EXCLUDE=$(git rev-parse --git-path info/exclude)
+HIDDEN=(dvc-store function_app/model/model.tflite)  # tracked, never read by the GPU run
 
 sum_sizes() { { xargs -0 -r stat -c %s 2>/dev/null || true; } | awk '{total += $1} END {print total + 0}'; }
 
@@ -34,18 +37,23 @@ size() {
 }
 
 hide() {
-  if git ls-files --error-unmatch dvc-store >/dev/null 2>&1; then
-    git rm -r -q --cached dvc-store
-    grep -qx '/dvc-store/' "$EXCLUDE" 2>/dev/null || echo '/dvc-store/' >>"$EXCLUDE"
-    echo "dvc-store/ is out of git's index until 'scripts/gpu_prepare.sh restore': do not commit meanwhile"
-  fi
+  local path
+  for path in "${HIDDEN[@]}"; do
+    if git ls-files --error-unmatch "$path" >/dev/null 2>&1; then
+      git rm -r -q --cached "$path"
+      grep -qx "/$path" "$EXCLUDE" 2>/dev/null || echo "/$path" >>"$EXCLUDE"
+      echo "$path is out of git's index until 'scripts/gpu_prepare.sh restore': do not commit meanwhile"
+    fi
+  done
 }
 
 prepare() {
   local source
   source=$("$PYTHON" -c 'from training.params import load_params; print(load_params()["ingest"]["source"])')
   [ -f "$source" ] || { echo "ingest.source ($source) must be the local zip that ingest read" >&2; exit 1; }
-  [ -f .gpu/cifake_train_val.npz ] || "$PYTHON" -m training.pack data/prepared "$source" .gpu/cifake_train_val.npz
+  local extra
+  extra=$("$PYTHON" -c 'from training.params import load_params; print(load_params()["train"].get("extra_real") or "")')
+  "$PYTHON" -m training.pack data/prepared "$source" .gpu/cifake_train_val.npz ${extra:+--extra-real "$extra"}
   mkdir -p .whl
   local pins
   pins=$("$PYTHON" -c 'import importlib.metadata as m
@@ -57,13 +65,16 @@ print(" ".join(f"{p}=={m.version(p)}" for p in ("keras", "namex", "optree", "pil
 }
 
 restore() {
+  local path
   if [ -f "$EXCLUDE" ]; then
-    grep -vx '/dvc-store/' "$EXCLUDE" >"$EXCLUDE.tmp" || true
-    mv "$EXCLUDE.tmp" "$EXCLUDE"
+    for path in "${HIDDEN[@]}"; do
+      grep -vx "/$path" "$EXCLUDE" >"$EXCLUDE.tmp" || true
+      mv "$EXCLUDE.tmp" "$EXCLUDE"
+    done
   fi
-  git reset -q -- dvc-store
-  git status --short -- dvc-store | head -3
-  echo "dvc-store/ is back in git's index"
+  git reset -q -- "${HIDDEN[@]}"
+  git status --short -- "${HIDDEN[@]}" | head -3
+  echo "${HIDDEN[*]} back in git's index"
 }
 
 case "${1:-}" in
