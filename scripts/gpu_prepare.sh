@@ -17,7 +17,8 @@
 # `restore` puts them back into the index; run it as soon as the device runs are done, and never
 # commit in between (`git status` would show them as deleted).
 #
-# Usage: scripts/gpu_prepare.sh prepare|restore|size (hide: the index step of prepare alone)
+# Usage: scripts/gpu_prepare.sh prepare [OVERRIDES]|restore|size (hide: the index step of prepare alone)
+#   OVERRIDES: an override set (configs/gpu.yaml) applied to params.yaml first, with `dvc exp run -S`.
 # The device call then carries .gpu and .whl: see docs/gpu.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,6 +49,12 @@ hide() {
 }
 
 prepare() {
+  local overrides_file=${1:-} overrides
+  if [ -n "$overrides_file" ]; then
+    # DVC's own override mechanism edits params.yaml in place; the stage it names is already up to date.
+    mapfile -t overrides < <("$PYTHON" scripts/param_overrides.py "$overrides_file")
+    PATH="$(dirname "$PYTHON"):$PATH" dvc exp run -s prepare_base_model "${overrides[@]}"
+  fi
   local source
   source=$("$PYTHON" -c 'from training.params import load_params; print(load_params()["ingest"]["source"])')
   [ -f "$source" ] || { echo "ingest.source ($source) must be the local zip that ingest read" >&2; exit 1; }
@@ -78,9 +85,9 @@ restore() {
 }
 
 case "${1:-}" in
-  prepare) prepare ;;
+  prepare) prepare "${2:-}" ;;
   hide) hide && size ;;
   restore) restore ;;
   size) size ;;
-  *) echo "usage: $0 prepare|hide|restore|size" >&2; exit 2 ;;
+  *) echo "usage: $0 prepare [OVERRIDES]|hide|restore|size" >&2; exit 2 ;;
 esac

@@ -14,12 +14,7 @@ for path in training function_app/imageauth dvc.yaml params.yaml configs/demo.ya
   cp -r "$path" "$scratch/$path"
 done
 find "$scratch" -name __pycache__ -prune -exec rm -rf {} +
-# JSON is a YAML flow value, which is what -S parses: null, numbers, booleans and quoted strings.
-mapfile -t overrides < <("$PYTHON" -c '
-import json, sys, yaml
-for key, value in yaml.safe_load(open(sys.argv[1])).items():
-    print(f"--set-param={key}={json.dumps(value)}")
-' configs/demo.yaml)
+mapfile -t overrides < <("$PYTHON" scripts/param_overrides.py configs/demo.yaml)
 cd "$scratch"
 export PATH="$(dirname "$PYTHON"):$PATH" TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
 git init -q && git add -A && git -c user.email=demo@imageauth -c user.name=demo commit -qm "pipeline demo"
