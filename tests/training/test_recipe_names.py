@@ -1,7 +1,8 @@
-"""Override sets (configs/*.yaml) name parameters that exist, and reach DVC with their types.
+"""Recipes name parameters that exist: override sets (configs/*.yaml) and params.yaml's degradations.
 
-`dvc exp run -S` adds a key it does not know instead of refusing it, so a
-misspelt override would train the shipped recipe under another name; on a
+`dvc exp run -S` adds a key it does not know instead of refusing it, and the
+augmentation skips a degradation it has no code for, so a misspelt name
+would train another recipe than the one written down, silently; on a
 borrowed GPU with minutes to spend that is a lost run. The keys are checked
 against params.yaml as the pending patches leave it, since the recipes that
 wait for a retrain use the parameters those patches add.
@@ -13,9 +14,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
+from training.augment import degrade
 from training.params import load_yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -53,3 +56,13 @@ def test_values_reach_dvc_with_their_types(tmp_path: Path):
     parsed = dict(argument.removeprefix("--set-param=").split("=", 1) for argument in arguments)
     # Read as DVC reads a value: YAML 1.2, where 5e-05 is a float.
     assert {key: load_yaml(f"v: {text}")["v"] for key, text in parsed.items()} == values
+
+
+def test_every_degradation_params_yaml_names_is_one_the_augmentation_performs(patched_params: dict):
+    """Each step, forced on (p = 1), must change an image: a step with no code behind it changes nothing."""
+    image = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    steps = patched_params["train"]["degrade"]
+    assert steps
+    for name, step in steps.items():
+        degraded = degrade(image, np.random.default_rng(1), {name: {**step, "p": 1.0}})
+        assert degraded.shape == image.shape and not np.array_equal(degraded, image), name
