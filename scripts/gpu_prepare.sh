@@ -53,6 +53,7 @@ prepare() {
   if [ -n "$overrides_file" ]; then
     # DVC's own override mechanism edits params.yaml in place; the stage it names is already up to date.
     mapfile -t overrides < <("$PYTHON" scripts/param_overrides.py "$overrides_file")
+    [ "${#overrides[@]}" -gt 0 ] || { echo "no overrides read from $overrides_file" >&2; exit 1; }
     PATH="$(dirname "$PYTHON"):$PATH" dvc exp run -s prepare_base_model "${overrides[@]}"
   fi
   local source
