@@ -1,0 +1,100 @@
+"""Where do modern photographs sit on CIFAKE's simplest cues: colourfulness, contrast, fine detail?
+
+The shipped model calls polished real photographs fake, and the photo patches
+that fixed some of that cost missed fakes (docs/model.md). This script puts
+numbers on why: for CIFAKE's two classes (validation split), the training
+photographs' patches and the 94 measured photographs as served (the 32x32
+centre `load_image` makes), the median of three per-image statistics, and, on
+the measured photographs and the validation split's real images, the rank
+correlation of each statistic with the shipped model's P(fake).
+
+    python scripts/image_statistics.py   # table on stdout, JSON in bench/results/
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import spearmanr
+from tabulate import tabulate
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT / "function_app"))
+
+from imageauth import preprocess  # noqa: E402
+from imageauth.model import Detector  # noqa: E402
+
+RESULTS_PATH = REPO_ROOT / "bench" / "results" / "image_statistics.json"
+
+
+def colourfulness(images: np.ndarray) -> np.ndarray:
+    """Mean over pixels of the spread between the largest and smallest channel (0 for grey)."""
+    pixels = images.astype(np.float32)
+    return (pixels.max(-1) - pixels.min(-1)).mean((1, 2))
+
+
+def contrast(images: np.ndarray) -> np.ndarray:
+    """RMS contrast: the standard deviation of the grey level over the image."""
+    return images.astype(np.float32).mean(-1).std((1, 2))
+
+
+def fine_detail(images: np.ndarray) -> np.ndarray:
+    """Mean absolute 4-neighbour Laplacian of the grey level: high where there is sharp detail."""
+    grey = images.astype(np.float32).mean(-1)
+    centre = grey[:, 1:-1, 1:-1]
+    laplacian = 4 * centre - grey[:, :-2, 1:-1] - grey[:, 2:, 1:-1] - grey[:, 1:-1, :-2] - grey[:, 1:-1, 2:]
+    return np.abs(laplacian).mean((1, 2))
+
+
+STATISTICS = {"colourfulness": colourfulness, "contrast": contrast, "fine detail": fine_detail}
+
+
+def describe(groups: dict[str, np.ndarray], scored: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict:
+    medians = {
+        group: {"images": len(images)} | {name: round(float(np.median(f(images))), 2) for name, f in STATISTICS.items()}
+        for group, images in groups.items()
+    }
+    correlations = {
+        group: {name: round(float(spearmanr(f(images), p_fake).statistic), 3) for name, f in STATISTICS.items()}
+        for group, (images, p_fake) in scored.items()
+    }
+    return {"medians": medians, "spearman_with_p_fake": correlations}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--photos", type=Path, default=REPO_ROOT / "data" / "real_photos")
+    parser.add_argument("--patches", type=Path, default=REPO_ROOT / "data" / "photo_patches")
+    parser.add_argument("--prepared", type=Path, default=REPO_ROOT / "data" / "prepared")
+    parser.add_argument("--model", type=Path, default=REPO_ROOT / "function_app" / "model")
+    args = parser.parse_args()
+    detector = Detector.from_dir(args.model)
+    files = sorted(p for p in args.photos.iterdir() if p.suffix.lower() in preprocess.IMAGE_SUFFIXES)
+    photos = np.stack([preprocess.load_image(p.read_bytes(), detector.image_size).pixels for p in files])
+    images, labels = np.load(args.prepared / "val_images.npy"), np.load(args.prepared / "val_labels.npy")
+    groups = {
+        "CIFAKE real (validation)": images[labels == 0],
+        "CIFAKE fake (validation)": images[labels == 1],
+        "training photographs' patches": np.load(args.patches / "images.npy"),
+        "measured photographs, served": photos,
+    }
+    scored = {
+        "measured photographs, served": (photos, detector.predict(photos).reshape(-1)),
+        "CIFAKE real (validation)": (images[labels == 0], detector.predict(images[labels == 0]).reshape(-1)),
+    }
+    report = {"model_version": detector.version, **describe(groups, scored)}
+    RESULTS_PATH.write_text(json.dumps(report, indent=2) + "\n")
+    names = list(STATISTICS)
+    rows = [[group, m["images"], *(m[n] for n in names)] for group, m in report["medians"].items()]
+    print(tabulate(rows, ["median of", "images", *names]))
+    print()
+    rows = [[g, *(c[n] for n in names)] for g, c in report["spearman_with_p_fake"].items()]
+    print(tabulate(rows, ["rank correlation with P(fake)", *names]))
+
+
+if __name__ == "__main__":
+    main()
