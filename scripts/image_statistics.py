@@ -24,8 +24,10 @@ from tabulate import tabulate
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "function_app"))
+sys.path.insert(0, str(REPO_ROOT / "scripts"))
 
-from imageauth import preprocess  # noqa: E402
+from tone_study import served_photos  # noqa: E402
+
 from imageauth.model import Detector  # noqa: E402
 
 RESULTS_PATH = REPO_ROOT / "bench" / "results" / "image_statistics.json"
@@ -73,8 +75,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=REPO_ROOT / "function_app" / "model")
     args = parser.parse_args()
     detector = Detector.from_dir(args.model)
-    files = sorted(p for p in args.photos.iterdir() if p.suffix.lower() in preprocess.IMAGE_SUFFIXES)
-    photos = np.stack([preprocess.load_image(p.read_bytes(), detector.image_size).pixels for p in files])
+    photos = served_photos(args.photos, detector.image_size)[1]
     images, labels = np.load(args.prepared / "val_images.npy"), np.load(args.prepared / "val_labels.npy")
     groups = {
         "CIFAKE real (validation)": images[labels == 0],

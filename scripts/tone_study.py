@@ -113,6 +113,12 @@ def study(photos: np.ndarray, images: np.ndarray, labels: np.ndarray, detector: 
     return rows
 
 
+def served_photos(photo_dir: Path, size: int) -> tuple[list[Path], np.ndarray]:
+    """The photographs in `photo_dir` as serving sees them: the model input `load_image` makes of each."""
+    files = sorted(p for p in photo_dir.iterdir() if p.suffix.lower() in preprocess.IMAGE_SUFFIXES)
+    return files, np.stack([preprocess.load_image(p.read_bytes(), size).pixels for p in files])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", type=Path, default=REPO_ROOT / "data" / "real_photos")
@@ -120,8 +126,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=REPO_ROOT / "function_app" / "model")
     args = parser.parse_args()
     detector = Detector.from_dir(args.model)
-    files = sorted(p for p in args.photos.iterdir() if p.suffix.lower() in preprocess.IMAGE_SUFFIXES)
-    photos = np.stack([preprocess.load_image(p.read_bytes(), detector.image_size).pixels for p in files])
+    files, photos = served_photos(args.photos, detector.image_size)
     images, labels = np.load(args.prepared / "val_images.npy"), np.load(args.prepared / "val_labels.npy")
     pick = np.random.default_rng(SEED).choice(len(images), min(VALIDATION_SAMPLE, len(images)), replace=False)
     rows = study(photos, images[pick], labels[pick], detector)
