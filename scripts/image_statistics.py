@@ -55,14 +55,16 @@ def fine_detail(images: np.ndarray) -> np.ndarray:
 STATISTICS = {"colourfulness": colourfulness, "contrast": contrast, "fine detail": fine_detail}
 
 
-def describe(groups: dict[str, np.ndarray], scored: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict:
+def describe(groups: dict[str, np.ndarray], p_fake: dict[str, np.ndarray]) -> dict:
+    """Medians of each statistic per group; for the groups in `p_fake`, each statistic's rank correlation with it."""
+    values = {group: {name: f(images) for name, f in STATISTICS.items()} for group, images in groups.items()}
     medians = {
-        group: {"images": len(images)} | {name: round(float(np.median(f(images))), 2) for name, f in STATISTICS.items()}
-        for group, images in groups.items()
+        group: {"images": len(groups[group])} | {name: round(float(np.median(v)), 2) for name, v in stats.items()}
+        for group, stats in values.items()
     }
     correlations = {
-        group: {name: round(float(spearmanr(f(images), p_fake).statistic), 3) for name, f in STATISTICS.items()}
-        for group, (images, p_fake) in scored.items()
+        group: {name: round(float(spearmanr(v, scores).statistic), 3) for name, v in values[group].items()}
+        for group, scores in p_fake.items()
     }
     return {"medians": medians, "spearman_with_p_fake": correlations}
 
@@ -83,11 +85,9 @@ def main() -> None:
         "training photographs' patches": np.load(args.patches / "images.npy"),
         "measured photographs, served": photos,
     }
-    scored = {
-        "measured photographs, served": (photos, detector.predict(photos).reshape(-1)),
-        "CIFAKE real (validation)": (images[labels == 0], detector.predict(images[labels == 0]).reshape(-1)),
-    }
-    report = {"model_version": detector.version, **describe(groups, scored)}
+    scored = ("measured photographs, served", "CIFAKE real (validation)")
+    p_fake = {group: detector.predict(groups[group]).reshape(-1) for group in scored}
+    report = {"model_version": detector.version, **describe(groups, p_fake)}
     RESULTS_PATH.write_text(json.dumps(report, indent=2) + "\n")
     names = list(STATISTICS)
     rows = [[group, m["images"], *(m[n] for n in names)] for group, m in report["medians"].items()]
